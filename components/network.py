@@ -1,0 +1,136 @@
+"""Network: the VPC the cluster, its nodes and (in ENI mode) every pod live in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from cilium_eks.cilium_values import POD_SUBNET_TAG
+from cilium_eks.config import NetworkConfig
+
+TYPE_TOKEN = "cilium-eks:components:Network"
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    """Inputs of :class:`Network`.
+
+    ``network`` decides between two modes: create a VPC (``existing_vpc_id`` unset:
+    public and private subnets per AZ from the config CIDRs, an internet gateway, NAT
+    gateways shared or per AZ) or adopt an existing one (``existing_vpc_id`` set: the CIDR
+    settings are ignored and nothing but tags is created). ``cluster_name`` goes into the
+    EKS subnet tags, so it must be the final cluster name. ``tags`` defaults to none.
+    """
+
+    name_prefix: str
+    cluster_name: str
+    network: NetworkConfig
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: pulumi.Output[list[str]]
+    public_subnet_ids: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        net = args.network
+        child = pulumi.ResourceOptions(parent=self)
+        cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
+        # Cilium only places pod ENIs in subnets with this tag (eni.subnetTagsFilter), so
+        # pods can never land in a public subnet.
+        pod_tag = {POD_SUBNET_TAG[0]: POD_SUBNET_TAG[1]}
+
+        if net.existing_vpc_id is not None:
+            self._adopt(name, net, {"cluster": cluster_tag, "pod-eni": pod_tag}, child)
+        else:
+            self._create(name, args, cluster_tag, pod_tag, child)
+        self.register_outputs({"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids,
+                               "public_subnet_ids": self.public_subnet_ids})
+
+    def _adopt(self, name: str, net: NetworkConfig, tag_sets: Mapping[str, Mapping[str, str]],
+               child: pulumi.ResourceOptions) -> None:
+        self.vpc_id = pulumi.Output.from_input(str(net.existing_vpc_id))
+        self.private_subnet_ids = pulumi.Output.from_input(list(net.existing_private_subnet_ids))
+        self.public_subnet_ids = pulumi.Output.from_input(list(net.existing_public_subnet_ids))
+        # Adopted subnets keep their own tags; only the two this cluster needs are added.
+        for i, subnet_id in enumerate(net.existing_private_subnet_ids):
+            for label, tag in tag_sets.items():
+                for key, value in tag.items():
+                    aws.ec2.Tag(f"{name}-private-{i}-{label}-tag", resource_id=subnet_id, key=key, value=value,
+                                opts=child)
+
+    def _create(self, name: str, args: NetworkArgs, cluster_tag: Mapping[str, str], pod_tag: Mapping[str, str],
+                child: pulumi.ResourceOptions) -> None:
+        net = args.network
+        tags = dict(args.tags)
+        azs = aws.get_availability_zones_output(state="available")
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=net.vpc_cidr,
+            enable_dns_hostnames=True,  # EKS private endpoint and node registration need DNS
+            enable_dns_support=True,
+            tags={**tags, "Name": f"{args.name_prefix}-vpc"},
+            opts=child,
+        )
+        # The default security group allows all traffic between its members; strip it
+        # so nothing can use it by accident.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id,
+                                     tags={**tags, "Name": f"{args.name_prefix}-default-deny"}, opts=child)
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id,
+                                      tags={**tags, "Name": f"{args.name_prefix}-igw"}, opts=child)
+
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt", vpc_id=vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+            tags={**tags, "Name": f"{args.name_prefix}-public"}, opts=child)
+
+        public_subnets: list[aws.ec2.Subnet] = []
+        private_subnets: list[aws.ec2.Subnet] = []
+        for i in range(net.availability_zone_count):
+            az = azs.names[i]
+            public = aws.ec2.Subnet(
+                f"{name}-public-{i}", vpc_id=vpc.id, cidr_block=net.public_subnet_cidrs[i], availability_zone=az,
+                # Nothing launched here gets a public IP unless it asks: only load balancers and NAT live here.
+                map_public_ip_on_launch=False,
+                tags={**tags, **cluster_tag, "kubernetes.io/role/elb": "1",
+                      "Name": f"{args.name_prefix}-public-{i}"},
+                opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-public-{i}-rta", subnet_id=public.id,
+                                          route_table_id=public_rt.id, opts=child)
+            public_subnets.append(public)
+            private = aws.ec2.Subnet(
+                f"{name}-private-{i}", vpc_id=vpc.id, cidr_block=net.private_subnet_cidrs[i], availability_zone=az,
+                map_public_ip_on_launch=False,
+                tags={**tags, **cluster_tag, **pod_tag, "kubernetes.io/role/internal-elb": "1",
+                      "Name": f"{args.name_prefix}-private-{i}"},
+                opts=child)
+            private_subnets.append(private)
+
+        nat_count = net.availability_zone_count if net.nat_gateways == "one-per-az" else 1
+        nats: list[aws.ec2.NatGateway] = []
+        for i in range(nat_count):
+            eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc",
+                              tags={**tags, "Name": f"{args.name_prefix}-nat-{i}"}, opts=child)
+            nats.append(aws.ec2.NatGateway(
+                f"{name}-nat-{i}", allocation_id=eip.id, subnet_id=public_subnets[i].id,
+                tags={**tags, "Name": f"{args.name_prefix}-nat-{i}"},
+                # The gateway needs the internet gateway attached to route anything.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw])))
+
+        for i, private in enumerate(private_subnets):
+            nat = nats[i if nat_count > 1 else 0]
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-{i}-rt", vpc_id=vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
+                tags={**tags, "Name": f"{args.name_prefix}-private-{i}"}, opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-private-{i}-rta", subnet_id=private.id,
+                                          route_table_id=rt.id, opts=child)
+
+        self.vpc_id = vpc.id
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets]).apply(list)
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets]).apply(list)
