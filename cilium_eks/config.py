@@ -472,16 +472,20 @@ def _network(cidr: str) -> ipaddress.IPv4Network | None:
 def default_subnet_cidrs(vpc_cidr: str, az_count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Carve a VPC into per-AZ private and public subnets.
 
-    Private subnets get a quarter of the VPC each (pods take VPC IPs in ENI mode, so they
-    need room); public subnets get small blocks at the end of the VPC. Up to 4 AZs fit
-    this scheme; with more, everything is split in 8.
+    Private subnets get a quarter of the VPC each (an eighth with more than 3 AZs): pods
+    take VPC IPs in ENI mode, so they need the room. Public subnets (load balancers, NAT)
+    share the last block, /24 where it fits. Raises ValueError when the VPC is too small
+    to give every AZ at least a /28.
     """
     vpc = ipaddress.ip_network(vpc_cidr)
-    slots = 4 if az_count <= 3 else 8
-    blocks = list(vpc.subnets(new_prefix=vpc.prefixlen + (2 if slots == 4 else 3)))
+    extra_bits = 2 if az_count <= 3 else 3
+    blocks = list(vpc.subnets(new_prefix=vpc.prefixlen + extra_bits))
     private = tuple(str(b) for b in blocks[:az_count])
     last = blocks[-1]
-    public_prefix = min(max(last.prefixlen + 3, 24), 28)
+    smallest_fit = last.prefixlen + (az_count - 1).bit_length()
+    if smallest_fit > 28:
+        raise ValueError(f"{vpc_cidr} is too small to hold {az_count} private and {az_count} public subnets")
+    public_prefix = min(max(smallest_fit, 24), 28)
     public = tuple(str(b) for b in list(last.subnets(new_prefix=public_prefix))[:az_count])
     return private, public
 
@@ -527,10 +531,17 @@ def _parse_network(v: Mapping[str, Any], errs: _Collector) -> NetworkConfig:
         errs.add("vpcCidr", f"{vpc_cidr} is not a private (RFC 1918) range",
                  "use 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 space")
     elif existing is None and 2 <= az <= 6:
-        d_private, d_public = default_subnet_cidrs(vpc_cidr, az)
+        try:
+            d_private, d_public = default_subnet_cidrs(vpc_cidr, az)
+        except ValueError as exc:
+            if not (private and public):
+                errs.add("vpcCidr", str(exc), "use a larger vpcCidr (a /16 is typical) or fewer AZs, "
+                         "or list privateSubnetCidrs and publicSubnetCidrs yourself")
+            d_private, d_public = (), ()
         private = private or d_private
         public = public or d_public
-        _check_subnets(vpc, private, public, az, errs)
+        if private and public:
+            _check_subnets(vpc, private, public, az, errs)
     return NetworkConfig(
         vpc_cidr=vpc_cidr,
         availability_zone_count=az,

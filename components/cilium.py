@@ -76,7 +76,7 @@ class Cilium(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.iam.RolePolicyAttachment(f"{name}-operator-eni", role=role.name, policy_arn=policy.arn,
+        aws.iam.RolePolicyAttachment(f"{name}-operator-eni-attach", role=role.name, policy_arn=policy.arn,
                                      opts=pulumi.ResourceOptions(parent=self))
 
         values: dict[str, Any] = cilium_values(
