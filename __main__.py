@@ -17,6 +17,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.hubble import Hubble, HubbleArgs
 from components.network import Network, NetworkArgs
 from components.node_group import NodeGroup, NodeGroupArgs
+from components.star_wars_demo import StarWarsDemo, StarWarsDemoArgs
 
 
 def main() -> None:
@@ -69,6 +70,16 @@ def main() -> None:
         ))
         for group in cfg.node_groups
     ]
+
+    if cfg.demo_enabled:
+        demo = StarWarsDemo(f"{prefix}-demo", StarWarsDemoArgs(
+            name_prefix=prefix,
+            policy=cfg.demo_policy,
+            k8s_provider=cluster.k8s_provider,
+            cilium_release=cilium.release,
+            nodes=[g.node_group for g in node_groups],
+        ))
+        pulumi.export("demo_namespace", demo.namespace)
 
     hubble = Hubble(f"{prefix}-hubble", HubbleArgs(
         ui_access=cfg.hubble_ui_access,
