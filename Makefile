@@ -1,20 +1,31 @@
 # Two commands a new user needs (see README):
 #   make test               - create .venv, install, lint, type check, run the test suite
 #   make plan STACK=dev     - offline plan of a stack (no AWS account, no Pulumi CLI)
+# With the Pulumi CLI, the AWS CLI and AWS credentials (`make doctor STACK=dev` says what is missing):
+#   make preview|up|destroy|verify STACK=dev [ARGS="--yes"]
+# State goes to .pulumi-state/ (file backend) unless PULUMI_BACKEND_URL is set; secrets use
+# PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE. Everything runs through scripts/stack.py.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STACK ?= dev
+ARGS ?=
+STACK_PY := $(PYTHON) scripts/stack.py
 
-.PHONY: install test lint typecheck unit plan
+# Checked with any Python (even 2.x) before scripts/stack.py runs, so an old one gets a sentence,
+# not a SyntaxError.
+CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1 || { \
+	echo "make: this project needs Python 3.11 or newer; PYTHON=$(PYTHON) is: $$(command -v $(PYTHON) >/dev/null 2>&1 && $(PYTHON) -V 2>&1 || echo 'not found')." >&2; \
+	echo "      Install Python 3.11+ (https://www.python.org/downloads/, 'brew install python@3.12'," >&2; \
+	echo "      'sudo apt-get install python3.12 python3.12-venv') and run e.g.: make $@ PYTHON=python3.12" >&2; \
+	exit 1; }
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	touch $@
+.PHONY: install test lint typecheck unit plan doctor preview up destroy verify
 
-install: $(BIN)/.installed
+# Creates .venv unless it exists, and installs requirements-dev.txt unless .venv already satisfies it.
+install:
+	$(CHECK_PYTHON)
+	@$(STACK_PY) install
 
 lint: install
 	$(BIN)/ruff check .
@@ -27,5 +38,14 @@ unit: install
 
 test: lint typecheck unit
 
-plan: install
-	$(BIN)/python -m cilium_eks.plan --stack $(STACK)
+plan:
+	$(CHECK_PYTHON)
+	@$(STACK_PY) plan --stack $(STACK) $(ARGS)
+
+doctor:
+	$(CHECK_PYTHON)
+	@$(STACK_PY) doctor --stack $(STACK)
+
+preview up destroy verify:
+	$(CHECK_PYTHON)
+	@$(STACK_PY) $@ --stack $(STACK) $(ARGS)
