@@ -1,0 +1,509 @@
+"""The README's commands, as far as they run here: scripts/stack.py (the entry point behind
+`make plan|preview|up|destroy|verify|doctor`), its prerequisite checks, state backend and
+passphrase handling, the offline plan, and `.ci/run` running exactly the README's test command.
+
+Missing tools are simulated with a PATH holding only stub executables in tmp_path; nothing here
+reaches AWS, Pulumi Cloud or the network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from cilium_eks.mockengine import PROJECT_DIR, stack_files
+
+STACK_PY = PROJECT_DIR / "scripts" / "stack.py"
+EXIT_PREREQUISITES = 3
+
+
+def load_stack_module() -> ModuleType:
+    """scripts/stack.py as a module (scripts/ is not a package)."""
+    name = "cilium_eks_stack_entrypoint"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, STACK_PY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+sp = load_stack_module()
+
+
+# --------------------------------------------------------------------------------------
+# README helpers (also used by test_workflows)
+# --------------------------------------------------------------------------------------
+
+
+def readme_commands(text: str) -> list[str]:
+    """Command lines of the README's shell code blocks, in order, without prompts and comments."""
+    commands: list[str] = []
+    lang: str | None = None
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            lang = line.strip()[3:].strip().lower() if lang is None else None
+            continue
+        if lang in ("sh", "bash", "shell", "console", "shell-session"):
+            cmd = line.strip()
+            cmd = cmd[2:] if cmd.startswith("$ ") else cmd
+            cmd = re.split(r"\s+#", cmd, maxsplit=1)[0].strip()
+            if cmd and not cmd.startswith("#"):
+                commands.append(cmd)
+    return commands
+
+
+def readme_test_command() -> str:
+    readme = PROJECT_DIR / "README.md"
+    if not readme.is_file():
+        pytest.fail("README.md is missing: it must open with a ```sh block whose first command is the test "
+                    "command (`make test`) and whose second runs the main job (`make plan STACK=dev`)")
+    commands = readme_commands(readme.read_text(encoding="utf-8"))
+    if not commands:
+        pytest.fail("README.md has no ```sh block: its first command must be the test command (`make test`)")
+    return commands[0]
+
+
+def makefile_targets() -> set[str]:
+    targets: set[str] = set()
+    for line in (PROJECT_DIR / "Makefile").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\- ]+):(?!=)", line)
+        if match and not line.startswith((".PHONY", "\t")):
+            targets.update(match.group(1).split())
+    return targets
+
+
+# --------------------------------------------------------------------------------------
+# Stub tools and a throw-away copy of the project
+# --------------------------------------------------------------------------------------
+
+
+def _write_exe(path: Path, body: str) -> None:
+    path.write_text("#!/bin/sh\n" + body, encoding="utf-8")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+class Tools:
+    """A bin directory of stubs. Each stub appends one line per call to `log`:
+    `<tool> <args> | backend=<PULUMI_BACKEND_URL> | cwd=<dir>`."""
+
+    def __init__(self, root: Path) -> None:
+        self.bin = root / "bin"
+        self.bin.mkdir()
+        self.log = root / "calls.log"
+
+    def add(self, tool: str, exit_code: int = 0, stderr: str = "", stdout: str = "",
+            fail_on: str | None = None) -> Tools:
+        body = (f'printf "%s\\n" "{tool} $* | backend=$PULUMI_BACKEND_URL | cwd=$(pwd)" >> "{self.log}"\n')
+        if fail_on is not None:
+            body += f'case "$1" in {fail_on}) echo "{tool} {fail_on} failed" >&2; exit 1;; esac\n'
+        if stdout:
+            body += f"printf '%s\\n' '{stdout}'\n"
+        if stderr:
+            body += f"printf '%s\\n' '{stderr}' >&2\n"
+        body += f"exit {exit_code}\n"
+        _write_exe(self.bin / tool, body)
+        return self
+
+    def all_ok(self) -> Tools:
+        return (self.add("pulumi").add("aws", stdout='{"Account": "123456789012"}').add("kubectl"))
+
+    def calls(self, tool: str | None = None) -> list[str]:
+        if not self.log.exists():
+            return []
+        lines = self.log.read_text(encoding="utf-8").splitlines()
+        return [ln for ln in lines if tool is None or ln.startswith(tool + " ")]
+
+
+@pytest.fixture
+def tools(tmp_path: Path) -> Tools:
+    return Tools(tmp_path)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The project's stack and requirement files, with the real, prepared .venv."""
+    proj = tmp_path / "project"
+    proj.mkdir()
+    for name in ["Pulumi.yaml", "requirements.txt", "requirements-dev.txt", *[p.name for p in
+                                                                               stack_files().values()]]:
+        shutil.copy(PROJECT_DIR / name, proj / name)
+    (proj / ".venv").symlink_to((PROJECT_DIR / ".venv").resolve(), target_is_directory=True)
+    return proj
+
+
+def base_env(tools: Tools, **extra: str) -> dict[str, str]:
+    """Only the stubs on PATH; no AWS or Pulumi settings from the developer's shell."""
+    return {"PATH": str(tools.bin), "HOME": str(tools.bin.parent), **extra}
+
+
+def run_main(argv: list[str], env: dict[str, str], project_dir: Path,
+             capfd: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = sp.main(argv, env=env, project_dir=project_dir)
+    out, err = capfd.readouterr()
+    return code, out + err
+
+
+# --------------------------------------------------------------------------------------
+# Prerequisites
+# --------------------------------------------------------------------------------------
+
+
+def test_every_missing_prerequisite_is_reported_at_once_with_how_to_fix_it(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    code, output = run_main(["preview", "--stack", "dev"], base_env(tools), project, capfd)
+    assert code == EXIT_PREREQUISITES, output
+    assert "3 prerequisite(s) missing" in output
+    assert "Pulumi CLI (`pulumi`) not found" in output and "https://get.pulumi.com" in output
+    assert "AWS CLI (`aws`) not found" in output and "getting-started-install" in output
+    assert "PULUMI_CONFIG_PASSPHRASE" in output and "export PULUMI_CONFIG_PASSPHRASE_FILE=" in output
+    # dev uses awsNodeMode: patch, so kubectl is not a prerequisite of its preview
+    assert "kubectl not found" not in output
+    assert "Traceback" not in output
+    assert not (project / ".pulumi-state").exists(), "nothing may run before the prerequisites are met"
+
+
+def test_missing_aws_credentials_are_reported_with_how_to_sign_in(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.add("pulumi").add("aws", exit_code=255, stderr="Unable to locate credentials. You can configure "
+                                                        "credentials by running aws configure.")
+    env = base_env(tools, PULUMI_CONFIG_PASSPHRASE="test")
+    code, output = run_main(["up", "--stack", "dev"], env, project, capfd)
+    assert code == EXIT_PREREQUISITES, output
+    assert "1 prerequisite(s) missing" in output
+    assert "AWS credentials missing or not valid" in output and "Unable to locate credentials" in output
+    assert "aws sso login" in output and "AWS_ACCESS_KEY_ID" in output
+    # the check is `aws sts get-caller-identity` in the stack's region; pulumi never ran
+    assert tools.calls("aws") and "sts get-caller-identity" in tools.calls("aws")[0]
+    assert "--region eu-west-1" in tools.calls("aws")[0]
+    assert tools.calls("pulumi") == []
+
+
+def test_kubectl_is_a_prerequisite_only_with_aws_node_delete(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.add("pulumi").add("aws", stdout="{}")
+    text = (project / "Pulumi.dev.yaml").read_text().replace("awsNodeMode: patch", "awsNodeMode: delete")
+    (project / "Pulumi.recipe.yaml").write_text(text)
+    env = base_env(tools, PULUMI_CONFIG_PASSPHRASE="test")
+
+    code, output = run_main(["up", "--stack", "recipe"], env, project, capfd)
+    assert code == EXIT_PREREQUISITES, output
+    assert "kubectl not found" in output and "awsNodeMode: delete" in output
+    assert "kubernetes.io/docs/tasks/tools" in output
+
+    code, output = run_main(["preview", "--stack", "dev"], env, project, capfd)
+    assert code == 0, output
+    assert "kubectl not found" not in output
+
+
+def test_verify_needs_kubectl_and_delegates_to_cilium_eks_verify(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.add("pulumi").add("aws", stdout="{}")
+    env = base_env(tools, PULUMI_CONFIG_PASSPHRASE="test")
+    code, output = run_main(["verify", "--stack", "dev"], env, project, capfd)
+    assert code == EXIT_PREREQUISITES, output
+    assert "kubectl not found" in output and "verify" in output
+
+    tools.add("kubectl")
+    pkg = project / "cilium_eks"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "verify.py").write_text(
+        "import os, sys\n"
+        "print('verify argv', sys.argv[1:], 'backend', os.environ.get('PULUMI_BACKEND_URL'))\n"
+        "sys.exit(4)\n")
+    code, output = run_main(["verify", "--stack", "dev", "--timeout", "60"], env, project, capfd)
+    assert code == 4, "verify's exit code is passed through"
+    assert f"verify argv ['--stack', 'dev', '--timeout', '60'] backend file://{project}/.pulumi-state" in output
+
+
+def test_doctor_says_when_everything_is_in_place(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.all_ok()
+    code, output = run_main(["doctor", "--stack", "prod"], base_env(tools, PULUMI_CONFIG_PASSPHRASE="x"),
+                            project, capfd)
+    assert code == 0, output
+    assert "Everything" in output and f"file://{project}/.pulumi-state" in output
+    assert tools.calls("pulumi") == [], "doctor only checks"
+
+
+# --------------------------------------------------------------------------------------
+# State backend, passphrase, stack creation
+# --------------------------------------------------------------------------------------
+
+
+def test_default_is_a_local_file_backend_with_a_passphrase_and_stack_creation_is_idempotent(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.all_ok()
+    env = base_env(tools, PULUMI_CONFIG_PASSPHRASE="correct horse")
+    for _ in range(2):
+        code, output = run_main(["preview", "--stack", "dev", "--diff"], env, project, capfd)
+        assert code == 0, output
+    state = project / ".pulumi-state"
+    assert state.is_dir()
+    calls = tools.calls("pulumi")
+    backend = f"backend=file://{state}"
+    assert calls == [
+        f"pulumi stack select --create --secrets-provider passphrase dev --non-interactive | {backend} | cwd={project}",
+        f"pulumi preview --stack dev --diff | {backend} | cwd={project}",
+    ] * 2
+
+
+def test_the_policy_pack_runs_with_preview_and_up_once_it_exists(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.all_ok()
+    policies = project / "policies"
+    policies.mkdir()
+    (policies / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    env = base_env(tools, PULUMI_CONFIG_PASSPHRASE_FILE=str(tools.bin.parent / "pass"))
+    (tools.bin.parent / "pass").write_text("secret\n")
+    code, output = run_main(["up", "--stack", "prod", "--yes"], env, project, capfd)
+    assert code == 0, output
+    calls = [c.split(" | ")[0] + " @ " + c.split("cwd=")[1] for c in tools.calls("pulumi")]
+    assert calls == [
+        f"pulumi stack select --create --secrets-provider passphrase prod --non-interactive @ {project}",
+        f"pulumi install @ {policies}",
+        f"pulumi up --stack prod --policy-pack {policies} --yes @ {project}",
+    ]
+
+
+def test_a_backend_set_by_the_user_is_kept(tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.all_ok()
+    env = base_env(tools, PULUMI_BACKEND_URL="s3://team-state?region=eu-west-1", PULUMI_CONFIG_PASSPHRASE="x")
+    code, output = run_main(["destroy", "--stack", "dev"], env, project, capfd)
+    assert code == 0, output
+    assert all("backend=s3://team-state?region=eu-west-1 " in c for c in tools.calls("pulumi"))
+    assert tools.calls("pulumi")[-1].startswith("pulumi destroy --stack dev |")
+    assert not (project / ".pulumi-state").exists()
+
+
+def test_pulumi_cloud_needs_no_passphrase_and_keeps_its_own_secrets_provider(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.all_ok()
+    code, output = run_main(["preview", "--stack", "dev"],
+                            base_env(tools, PULUMI_BACKEND_URL="https://api.pulumi.com"), project, capfd)
+    assert code == 0, output
+    assert tools.calls("pulumi")[0].startswith("pulumi stack select --create dev --non-interactive |")
+
+
+def test_a_backend_pinned_in_pulumi_yaml_is_not_overridden(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.all_ok()
+    pulumi_yaml = project / "Pulumi.yaml"
+    pulumi_yaml.write_text(pulumi_yaml.read_text() + "backend:\n  url: s3://pinned-state\n")
+    code, output = run_main(["preview", "--stack", "dev"], base_env(tools, PULUMI_CONFIG_PASSPHRASE="x"),
+                            project, capfd)
+    assert code == 0, output
+    assert "s3://pinned-state (from Pulumi.yaml)" in output
+    # PULUMI_BACKEND_URL would win over Pulumi.yaml's backend.url, so it must stay unset
+    assert all("| backend= |" in c for c in tools.calls("pulumi"))
+
+
+def test_a_passphrase_file_that_does_not_exist_is_reported(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.all_ok()
+    missing = tools.bin.parent / "no-such.passphrase"
+    code, output = run_main(["preview", "--stack", "dev"],
+                            base_env(tools, PULUMI_CONFIG_PASSPHRASE_FILE=str(missing)), project, capfd)
+    assert code == EXIT_PREREQUISITES, output
+    assert f"PULUMI_CONFIG_PASSPHRASE_FILE is set to {missing}, but there is no such file" in output
+
+
+def test_a_failing_pulumi_command_exits_1(tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.add("pulumi", fail_on="preview").add("aws", stdout="{}")
+    code, output = run_main(["preview", "--stack", "dev"], base_env(tools, PULUMI_CONFIG_PASSPHRASE="x"),
+                            project, capfd)
+    assert code == 1
+    assert "`pulumi preview` for stack 'dev' failed" in output
+
+
+def test_an_unknown_stack_is_a_usage_error_naming_the_stacks(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    code, output = run_main(["up", "--stack", "staging"], base_env(tools), project, capfd)
+    assert code == 2
+    assert "unknown stack 'staging'" in output and "stacks: dev, prod" in output
+    code, _ = run_main(["up"], base_env(tools), project, capfd)
+    assert code == 2, "--stack is required"
+
+
+# --------------------------------------------------------------------------------------
+# The offline path: `make plan STACK=dev` with neither Pulumi nor AWS
+# --------------------------------------------------------------------------------------
+
+
+def test_plan_runs_offline_without_pulumi_or_aws(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Passes once cilium_eks/plan.py (`python -m cilium_eks.plan --stack NAME ...`) is in the checkout."""
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    output_file = tmp_path / "plan.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PULUMI_"))}
+    env["PATH"] = str(empty_bin)
+    code = sp.main(["plan", "--stack", "dev", "--format", "json", "--output", str(output_file)], env=env)
+    out, err = capfd.readouterr()
+    assert code == 0, out + err
+    plan = json.loads(output_file.read_text())
+    assert plan["stack"] == "dev"
+
+
+def test_plan_passes_bad_usage_through_as_exit_2(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    code = sp.main(["plan", "--stack", "nope"], env=dict(os.environ))
+    assert code == 2
+    assert "unknown stack 'nope'" in capfd.readouterr().err
+
+
+# --------------------------------------------------------------------------------------
+# Python and the virtual environment
+# --------------------------------------------------------------------------------------
+
+
+def test_a_python_older_than_3_11_is_refused_with_how_to_get_one() -> None:
+    problem = sp.python_problem((3, 10, 12), "/usr/bin/python3")
+    assert problem is not None
+    assert "Python 3.11 or newer is needed, /usr/bin/python3 is Python 3.10.12" in str(problem)
+    assert "make test PYTHON=python3.12" in str(problem)
+    assert sp.python_problem((3, 11, 0), "python3") is None
+    assert sp.python_problem((3, 13, 1), "python3") is None
+
+
+def test_a_python_without_venv_is_refused_with_the_package_to_install() -> None:
+    problem = sp.venv_module_problem({"venv": True, "ensurepip": False})
+    assert problem is not None
+    assert "module ensurepip missing" in problem.what and "-venv`" in problem.fix
+    assert sp.venv_module_problem({"venv": True, "ensurepip": True}) is None
+
+
+def test_make_refuses_an_old_python_before_anything_runs(tmp_path: Path) -> None:
+    old = tmp_path / "python3"
+    _write_exe(old, 'if [ "$1" = "-V" ]; then echo "Python 3.9.18"; exit 0; fi\nexit 1\n')
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed here")
+    result = subprocess.run([make, "-s", "-C", str(PROJECT_DIR), "install", f"PYTHON={old}"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "needs Python 3.11 or newer" in result.stderr and "Python 3.9.18" in result.stderr
+
+
+def test_requirements_check_follows_includes_and_version_ranges(tmp_path: Path) -> None:
+    (tmp_path / "base.txt").write_text("pytest>=1  # inline comment\n")
+    dev = tmp_path / "dev.txt"
+    dev.write_text("# comment\n-r base.txt\nPyYAML>=5\n")
+    assert sp.requirements_satisfied(dev)
+    (tmp_path / "base.txt").write_text("pytest<1\n")
+    assert not sp.requirements_satisfied(dev)
+    (tmp_path / "base.txt").write_text("no-such-distribution-cilium-eks>=1\n")
+    assert not sp.requirements_satisfied(dev)
+
+
+def test_the_prepared_venv_satisfies_requirements_dev(capfd: pytest.CaptureFixture[str]) -> None:
+    """`make install` is a no-op on a prepared .venv: nothing is downloaded."""
+    assert sp.main(["install"]) == 0
+    out, _ = capfd.readouterr()
+    assert "Installing" not in out and "Creating" not in out
+
+
+# --------------------------------------------------------------------------------------
+# Reading stack files without PyYAML
+# --------------------------------------------------------------------------------------
+
+
+def test_stack_settings_agree_with_yaml_for_every_committed_stack() -> None:
+    for stack, path in stack_files().items():
+        config: dict[str, Any] = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+        scalars = {k: v if isinstance(v, str) else str(v).lower() for k, v in config.items()
+                   if not isinstance(v, dict | list)}
+        assert scalars, f"{stack}: no scalar config to compare"
+        parsed = sp.stack_settings(path)
+        assert {k: parsed.get(k) for k in scalars} == scalars, stack
+
+
+def test_stack_settings_handle_quotes_comments_and_nesting(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text(
+        "# header\nencryptionsalt: v1:abc\nconfig:\n"
+        "  aws:region: \"us-east-2\"  # quoted\n"
+        "  proj:awsNodeMode: 'delete'\n"
+        "  proj:environment: production # prod\n"
+        "  proj:nodeGroups:\n    general:\n      labels:\n        a:b: nested-not-config\n"
+        "  proj:secret:\n    secure: AAAA\n")
+    assert sp.stack_settings(path) == {"aws:region": "us-east-2", "proj:awsNodeMode": "delete",
+                                       "proj:environment": "production"}
+
+
+def test_list_is_exactly_the_committed_stack_files(capfd: pytest.CaptureFixture[str]) -> None:
+    assert sp.main(["list", "--json"]) == 0
+    listed = json.loads(capfd.readouterr().out)
+    assert [s["stack"] for s in listed] == sorted(stack_files())
+    for item in listed:
+        config = (yaml.safe_load(stack_files()[item["stack"]].read_text()) or {}).get("config") or {}
+        assert item["region"] == config.get("aws:region")
+        assert item["environment"] == config.get("cilium-eks:environment", "development")
+    assert sp.main(["list", "--json", "--select", "production"]) == 0
+    prod = json.loads(capfd.readouterr().out)
+    assert [s["stack"] for s in prod] == [s["stack"] for s in listed if s["environment"] == "production"]
+
+
+def test_list_picks_up_a_new_stack_file(project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    (project / "Pulumi.staging.yaml").write_text("config:\n  aws:region: us-west-2\n")
+    assert sp.main(["list", "--json", "--select", "non-production"], project_dir=project) == 0
+    listed = json.loads(capfd.readouterr().out)
+    assert {"stack": "staging", "region": "us-west-2", "environment": "development"} in listed
+
+
+# --------------------------------------------------------------------------------------
+# The README's commands and .ci/run
+# --------------------------------------------------------------------------------------
+
+
+def test_ci_run_runs_exactly_the_readme_test_command() -> None:
+    test_command = readme_test_command()
+    script = (PROJECT_DIR / ".ci" / "run").read_text(encoding="utf-8")
+    runs = [ln.strip() for ln in script.splitlines()
+            if ln.strip() and not ln.strip().startswith(("#", "set ", "cd ", "export "))]
+    assert runs == [f"exec {test_command}"], (
+        f".ci/run must run exactly the README's test command `{test_command}` and nothing else; it runs {runs}")
+
+
+def test_the_readme_opens_with_the_test_command_then_the_main_job() -> None:
+    readme = PROJECT_DIR / "README.md"
+    if not readme.is_file():
+        pytest.fail("README.md is missing")
+    commands = readme_commands(readme.read_text(encoding="utf-8"))
+    assert commands[:1] == ["make test"]
+    assert len(commands) > 1 and re.fullmatch(r"make plan STACK=\S+", commands[1]), commands[:2]
+
+
+def test_every_make_command_in_the_readme_exists() -> None:
+    readme = PROJECT_DIR / "README.md"
+    if not readme.is_file():
+        pytest.fail("README.md is missing")
+    targets = makefile_targets()
+    stacks = set(stack_files())
+    for command in readme_commands(readme.read_text(encoding="utf-8")):
+        if not command.startswith("make "):
+            continue
+        words = command.split()[1:]
+        for word in words:
+            if word.startswith("STACK="):
+                assert word.split("=", 1)[1] in stacks, f"README: `{command}` names an unknown stack"
+            elif "=" not in word and not word.startswith("-"):
+                assert word in targets, f"README: `{command}`: no Makefile target `{word}`"
+
+
+def test_makefile_has_the_entry_point_targets() -> None:
+    assert {"install", "test", "lint", "typecheck", "unit", "plan", "preview", "up", "destroy", "verify",
+            "doctor"} <= makefile_targets()
