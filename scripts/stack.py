@@ -127,6 +127,7 @@ def stack_settings(path: Path) -> dict[str, str]:
     Object and list values are left out: only scalars are needed here."""
     out: dict[str, str] = {}
     in_config = False
+    indent: int | None = None  # of the keys directly under `config:`; deeper lines are nested values
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -134,6 +135,10 @@ def stack_settings(path: Path) -> dict[str, str]:
             in_config = line.split("#", 1)[0].strip() == "config:"
             continue
         if not in_config:
+            continue
+        depth = len(line) - len(line.lstrip())
+        indent = depth if indent is None else indent
+        if depth != indent:
             continue
         match = _CONFIG_SCALAR.match(line)
         if match is None:
