@@ -501,11 +501,11 @@ def _monitor_base() -> type:
     return MockMonitor
 
 
-class RecordingMonitor(_monitor_base()):  # type: ignore[misc]  # base class resolved at import
+class RecordingMonitor(_monitor_base()):  # base class resolved at import
     """A MockMonitor that records the whole graph and speaks resource references."""
 
     def __init__(self, mocks: EngineMocks) -> None:
-        super().__init__(mocks)  # type: ignore[arg-type]
+        super().__init__(mocks)
         self.engine_mocks = mocks
         mocks.monitor = self
         self.recorded: dict[str, RecordedResource] = {}
@@ -650,12 +650,13 @@ def run_program(stack: str, *, config: Mapping[str, Any] | None = None,
     if on_monitor is not None:
         on_monitor(monitor)
 
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)  # type: ignore[arg-type]
+    # EngineMocks has the methods of pulumi's Mocks (new_resource, call) without subclassing it.
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)  # pyright: ignore[reportArgumentType]
     set_all_config({k: _as_config_string(v) for k, v in raw.items()},
                    [k for k, v in raw.items() if isinstance(v, dict) and set(v) == {"secure"}])
     # set_mocks registers a bare root stack; run the program in a fresh one, as the
     # language host does, so `pulumi.export` reaches the monitor.
-    rt_settings.set_root_resource(None)  # type: ignore[arg-type]
+    rt_settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]  # None resets it; the SDK's hint omits it
 
     main = project_dir / "__main__.py"
     sys_path_added = str(project_dir) not in sys.path
@@ -672,7 +673,7 @@ def run_program(stack: str, *, config: Mapping[str, Any] | None = None,
         os.chdir(cwd)
         if sys_path_added:
             sys.path.remove(str(project_dir))
-        rt_settings.set_root_resource(None)  # type: ignore[arg-type]
+        rt_settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]  # None resets it (see above)
 
     return Graph(project=project, stack=stack, resources=dict(monitor.recorded),
                  outputs=dict(monitor.stack_outputs), stack_urn=monitor.stack_urn)

@@ -266,7 +266,7 @@ def requirements_satisfied(requirements: Path) -> bool:
         from packaging.requirements import Requirement
     except ImportError:
         try:
-            from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
+            from pip._vendor.packaging.requirements import Requirement
         except ImportError:
             return False
     for line in _requirement_lines(requirements):
