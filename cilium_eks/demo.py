@@ -188,8 +188,8 @@ class Probe:
         return ["curl", "-s", "--max-time", str(max_time), "-X", self.method, url]
 
 
-LANDING_TIEFIGHTER = Probe("tiefighter-lands", TIEFIGHTER, "POST", LANDING_PATH)
-LANDING_XWING = Probe("xwing-lands", XWING, "POST", LANDING_PATH)
+LANDING_TIEFIGHTER = Probe("tiefighter-landing", TIEFIGHTER, "POST", LANDING_PATH)
+LANDING_XWING = Probe("xwing-landing", XWING, "POST", LANDING_PATH)
 EXHAUST_TIEFIGHTER = Probe("tiefighter-exhaust-port", TIEFIGHTER, "PUT", EXHAUST_PORT_PATH)
 
 #: Expected outcome per stage and probe: an answer containing the text, "timeout" (the
