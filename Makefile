@@ -30,8 +30,11 @@ install:
 lint: install
 	$(BIN)/ruff check .
 
+# The second run is the type check's negative control: it passes only if pyright still rejects
+# the wrong TypedDict keys in tests/typecheck_negative/ (kept out of pytest: pyright takes seconds).
 typecheck: install
 	$(BIN)/pyright
+	$(BIN)/pyright -p tests/typecheck_negative/pyrightconfig.json
 
 unit: install
 	$(BIN)/python -m pytest -q
