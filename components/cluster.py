@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -66,7 +65,8 @@ class Cluster(pulumi.ComponentResource):
         aws.kms.Alias(f"{name}-secrets-alias", name=f"alias/{args.cluster_name}-eks-secrets", target_key_id=key.key_id,
                       opts=pulumi.ResourceOptions(parent=self))
 
-        access_entries: dict[str, Any] = {
+        # Typed so pyright holds every entry to pulumi-eks's AccessEntryArgsDict.
+        access_entries: dict[str, eks.AccessEntryArgsDict] = {
             f"admin-{i}": {
                 "principal_arn": arn,
                 "access_policies": {"cluster-admin": {
