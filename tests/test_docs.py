@@ -1,0 +1,183 @@
+"""Living docs: the generated sections of docs/ match the code, and the hand-written guides
+keep pointing at things that exist."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cilium_eks import docs
+from cilium_eks.config import (
+    _NODE_GROUP_FIELDS,  # pyright: ignore[reportPrivateUsage]  # the validator's own field list
+    CONFIG_KEYS,
+    CONFIG_KEYS_BY_NAME,
+    PROGRAM_OWNED_CILIUM_VALUES,
+    REMOVED_CILIUM_VALUES,
+    SUPPORTED_KUBERNETES_VERSIONS,
+)
+from cilium_eks.mockengine import PROJECT_DIR, stack_config, stack_files
+
+DOCS = PROJECT_DIR / "docs"
+
+
+def read(name: str) -> str:
+    return (DOCS / name).read_text()
+
+
+def section(text: str, name: str) -> str:
+    m = re.search(rf"<!-- BEGIN GENERATED {name}[: ].*?-->\n(.*?)<!-- END GENERATED {name} -->", text, re.S)
+    assert m, f"no generated section {name}"
+    return m.group(1)
+
+
+def test_generated_docs_are_in_sync_with_the_code() -> None:
+    stale = docs.stale()
+    assert not stale, f"out of date: {[str(p) for p in stale]}; run `{docs.REGENERATE}` and commit the result"
+
+
+def test_check_mode_fails_on_a_stale_doc_and_regeneration_fixes_it(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    copy = tmp_path / "docs"
+    shutil.copytree(DOCS, copy)
+    arch = copy / "architecture.md"
+    text = arch.read_text()
+    assert "n_cilium_release -. depends_on .-> n_nodes_general_mng" in text
+    hand_written = text.split("<!-- END GENERATED dependency-graph -->")[1]
+    arch.write_text(text.replace("n_cilium_release -. depends_on .-> n_nodes_general_mng\n", ""))
+
+    assert docs.main(["--check", "--docs-dir", str(copy)]) == 1
+    assert "architecture.md is out of date" in capsys.readouterr().err
+    assert docs.main(["--docs-dir", str(copy)]) == 0
+    assert docs.main(["--check", "--docs-dir", str(copy)]) == 0
+    fixed = arch.read_text()
+    assert fixed == read("architecture.md")
+    assert fixed.split("<!-- END GENERATED dependency-graph -->")[1] == hand_written
+
+
+def test_a_doc_without_its_markers_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy = tmp_path / "docs"
+    shutil.copytree(DOCS, copy)
+    (copy / "configuration.md").write_text("# Configuration\n\nno markers here\n")
+    assert docs.main(["--check", "--docs-dir", str(copy)]) == 1
+    assert "BEGIN GENERATED reference" in capsys.readouterr().err
+
+
+def test_every_config_key_is_documented() -> None:
+    text = read("configuration.md")
+    for key in CONFIG_KEYS:
+        assert f"### `{key.name}`" in text, key.name
+        assert key.description in text, key.name
+        assert f"[`{key.name}`](#{key.name.lower()})" in text, key.name
+
+
+def test_configuration_reference_shows_each_stacks_values() -> None:
+    summary = section(read("configuration.md"), "reference").split("## Keys")[0]
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| \[`(\w+)`\].*$", summary, re.M)}
+    stacks = list(stack_files())
+    assert f"| Key | Type | Default | {' | '.join(stacks)} |" in summary
+    for stack in stacks:
+        for full, value in stack_config(stack).items():
+            key = full.split(":", 1)[1]
+            if not full.startswith("cilium-eks:") or isinstance(value, dict):
+                continue
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            if isinstance(value, list):
+                assert all(v in rows[key] for v in value), (stack, key)
+            else:
+                assert f"`{shown}`" in rows[key], (stack, key, rows[key])
+
+
+def test_object_valued_keys_document_their_fields() -> None:
+    text = read("configuration.md")
+    node_groups = text.split("### `nodeGroups`")[1].split("\n### ")[0]
+    assert set(docs.NODE_GROUP_FIELDS) == set(_NODE_GROUP_FIELDS)
+    for field in _NODE_GROUP_FIELDS:
+        assert f"| `{field}` |" in node_groups, field
+    for stack in stack_files():
+        for group in stack_config(stack)["cilium-eks:nodeGroups"]:
+            assert f"  {group}:" in node_groups, (stack, group)
+    extra = text.split("### `ciliumExtraValues`")[1].split("\n### ")[0]
+    for path in [*REMOVED_CILIUM_VALUES, *PROGRAM_OWNED_CILIUM_VALUES]:
+        assert f"`{path}`" in extra, path
+    assert all(k.type != "object" or k.name in docs.OBJECT_FIELDS for k in CONFIG_KEYS)
+
+
+def test_upgrade_guide_lists_the_versions_the_validator_accepts() -> None:
+    versions = section(read("upgrading.md"), "versions")
+    for v in SUPPORTED_KUBERNETES_VERSIONS:
+        assert f"`{v}`" in versions
+    assert f"default `{CONFIG_KEYS_BY_NAME['ciliumVersion'].default}`" in versions
+    for stack in stack_files():
+        assert re.search(rf"^\| {stack} \| `1\.\d+` \| `\d+\.\d+\.\d+` \|$", versions, re.M), stack
+
+
+def test_upgrade_guide_ties_to_plan_and_verify() -> None:
+    text = read("upgrading.md")
+    for needle in ("make plan STACK=", "make preview STACK=", "make verify STACK=",
+                   "python -m cilium_eks.verify --stack", "--set ciliumVersion="):
+        assert needle in text, needle
+
+
+def test_architecture_explains_every_component() -> None:
+    text = read("architecture.md")
+    hand_written = text.split("<!-- END GENERATED dependency-graph -->")[1]
+    components = sorted({m.group(1) for f in (PROJECT_DIR / "components").glob("*.py")
+                         for m in re.finditer(r'TYPE_TOKEN = "cilium-eks:components:(\w+)"', f.read_text())})
+    assert len(components) >= 6
+    for name in components:
+        assert f"**{name}**" in hand_written, f"docs/architecture.md does not explain component {name}"
+    for why in ("skip_await", "agent-not-ready", "manual restart", "depends_on"):
+        assert why in hand_written
+
+
+def test_architecture_graph_is_mermaid_with_the_release_before_the_nodes() -> None:
+    graph = section(read("architecture.md"), "dependency-graph")
+    block = graph.split("```mermaid\n")[1].split("```")[0]
+    assert block.startswith("flowchart LR\n")
+    assert "n_cilium_release -. depends_on .-> n_nodes_general_mng" in block
+    assert "ok: nodes-general-mng waits for cilium-release" in graph
+    assert "WARNING" not in graph
+
+
+#: entry topic -> the config key its fix uses (None: the fix is not a config change)
+TROUBLESHOOTING_TOPICS: dict[str, str | None] = {
+    "No more IPs": "ciliumPrefixDelegation",
+    "UnauthorizedOperation": "ciliumExtraValues",
+    "agent-not-ready": None,
+    "aws-node is back": "awsNodeMode",
+    "kube-proxy replacement": "ciliumKubeProxyReplacement",
+    "4244": "ciliumExtraValues",
+    "ens5": "ciliumExtraValues",
+}
+
+
+def test_troubleshooting_entries_have_symptom_cause_command_fix_and_sources() -> None:
+    text = read("troubleshooting.md")
+    entries = re.split(r"^## \d+\. ", text, flags=re.M)[1:]
+    assert len(entries) == len(TROUBLESHOOTING_TOPICS)
+    for topic, key in TROUBLESHOOTING_TOPICS.items():
+        entry = next((e for e in entries if topic in e.splitlines()[0] or topic in e), None)
+        assert entry is not None, topic
+        for part in ("**Symptom.**", "**Cause.**", "**Show it.**", "**Fix in this project.**", "```sh"):
+            assert part in entry, (topic, part)
+        fix = entry.split("**Fix in this project.**")[1]
+        if key is not None:
+            assert key in CONFIG_KEYS_BY_NAME, key
+            assert f"`{key}" in fix, (topic, key)
+        assert re.search(r"https://(github\.com/(cilium|aws|awslabs|kubernetes)/|docs\.cilium\.io/|"
+                         r"docs\.aws\.amazon\.com/)", entry), topic
+
+
+def test_internal_doc_links_point_at_existing_files_and_headings() -> None:
+    for doc in DOCS.glob("*.md"):
+        text = doc.read_text()
+        for target, anchor in re.findall(r"\]\(([\w./-]*\.md)?(?:#([\w-]+))?\)", text):
+            path = (doc.parent / target) if target else doc
+            assert path.exists(), (doc.name, target)
+            if anchor:
+                headings = re.findall(r"^#+ (.+)$", path.read_text(), re.M)
+                slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+                assert anchor in slugs, (doc.name, target, anchor)
