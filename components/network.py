@@ -122,15 +122,21 @@ class Network(pulumi.ComponentResource):
                 # The gateway needs the internet gateway attached to route anything.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[igw])))
 
+        private_routes: list[aws.ec2.RouteTableAssociation] = []
         for i, private in enumerate(private_subnets):
             nat = nats[i if nat_count > 1 else 0]
             rt = aws.ec2.RouteTable(
                 f"{name}-private-{i}-rt", vpc_id=vpc.id,
                 routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
                 tags={**tags, "Name": f"{args.name_prefix}-private-{i}"}, opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-private-{i}-rta", subnet_id=private.id,
-                                          route_table_id=rt.id, opts=child)
+            private_routes.append(aws.ec2.RouteTableAssociation(
+                f"{name}-private-{i}-rta", subnet_id=private.id, route_table_id=rt.id, opts=child))
 
         self.vpc_id = vpc.id
-        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets]).apply(list)
+        # The ids carry the route associations as dependencies: whatever uses the private
+        # subnets (control plane ENIs, nodes that must reach ECR and the EKS API) waits
+        # until they route to the internet through NAT.
+        count = len(private_subnets)
+        self.private_subnet_ids = pulumi.Output.all(
+            *[s.id for s in private_subnets], *[r.id for r in private_routes]).apply(lambda ids: list(ids[:count]))
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets]).apply(list)

@@ -397,3 +397,14 @@ def test_invalid_config_fails_before_any_resource_is_declared():
                     on_monitor=monitors.append)
     assert len(exc.value.problems) >= 3
     assert monitors[0].recorded == {}, "nothing may be declared when the config is invalid"
+
+
+def test_private_subnet_users_wait_for_the_nat_routes(graph: Graph):
+    # Nodes must reach ECR and the EKS API through NAT when they boot.
+    routes = [r for r in graph.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation") if "-private-" in r.name]
+    nats = graph.of_type("aws:ec2/natGateway:NatGateway")
+    assert routes and nats
+    for user in [graph.one(EKS), *graph.of_type(MNG)]:
+        for dep in routes:
+            assert dep.urn in user.dependencies, f"{user.name} does not wait for {dep.name}"
+        assert all(graph.waits_for(user.urn, n.urn) for n in nats)
