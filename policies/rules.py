@@ -436,8 +436,9 @@ def validate_cilium_release_does_not_wait(args: ResourceValidationArgs, report_v
     deferred = Deferred()
     skip = get(args.props, "skipAwait")
     if deferred.check(skip, "skipAwait") and skip is not True:
+        state = "not set, and the provider defaults to waiting" if skip is None else repr(skip)
         report_violation(explain(
-            f"{label} waits for its resources to become ready (skipAwait is {skip!r}).", why,
+            f"{label} waits for its resources to become ready (skipAwait is {state}).", why,
             "set skip_await=True on the release (components/cilium.py); `cilium status` and the "
             "nodes' agent-not-ready taint take over the readiness check"), None)
     for flag, meaning in (("atomic", "atomic implies waiting (and a rollback when the wait times out)"),

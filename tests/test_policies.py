@@ -397,11 +397,15 @@ def test_version_floor_is_configurable():
 
 @pytest.mark.parametrize(("key", "value", "fragment"), [
     ("skipAwait", False, "waits for its resources to become ready (skipAwait is False)"),
+    ("skipAwait", None, "(skipAwait is not set, and the provider defaults to waiting)"),
     ("atomic", True, "sets atomic: true"),
-])
-def test_waiting_cilium_release_is_refused(stack: str, key: str, value: bool, fragment: str):
+], ids=["skip-await-false", "skip-await-unset", "atomic"])
+def test_waiting_cilium_release_is_refused(stack: str, key: str, value: bool | None, fragment: str):
     graph = mutable(stack)
-    set_prop(release(graph), key, value)
+    if value is None:
+        drop_prop(release(graph), key)
+    else:
+        set_prop(release(graph), key, value)
     assert_only(stack, evaluate(graph), "cilium-release-does-not-wait", fragment, "deadlock",
                 "components/cilium.py")
 
