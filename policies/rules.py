@@ -735,8 +735,9 @@ def validate_cilium_operator_least_privilege(args: StackValidationArgs, report_v
     roles_all = view.of_type(IAM_ROLE)
     policies = view.of_type(IAM_POLICY)
     deferred = Deferred()
-    why_perm = ("cilium-operator runs on every cluster with host networking and a long-lived token: "
-                "anything its IRSA role can do, a compromise of the operator (or of kube-system) can do")
+    why_perm = ("cilium-operator runs in kube-system with host networking; whoever compromises it, or can "
+                "mint a token for its service account, gets every right of its IRSA role across the account, "
+                "far beyond managing this cluster's pod ENIs")
     perm_fix = ("grant only the EC2 actions of OPERATOR_ACTIONS_ALWAYS/OPERATOR_ACTIONS_CONDITIONAL "
                 "(cilium_eks/cilium_values.py), as operator_policy_document does, or add a reviewed action "
                 "to this policy's allowedActions config")
