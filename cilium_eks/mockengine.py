@@ -158,13 +158,41 @@ class Graph:
             parent = self.resources[parent].parent
         return out
 
+    def direct_waits(self, urn: str) -> dict[str, set[str]]:
+        """What the engine must finish before it creates `urn`, by dependency URN, with
+        why: data (per property), `depends_on`, its provider, or a resource passed by
+        reference to a remote component (`cluster=`, `node_role=`: the SDK leaves those
+        out of the recorded dependencies, yet nothing can be created from them before
+        they exist)."""
+        r = self.resources[urn]
+        out: dict[str, set[str]] = defaultdict(set)
+        for prop, urns in r.property_dependencies.items():
+            for u in urns:
+                out[u].add(f"data: {prop}")
+        for u in r.explicit_dependencies:
+            out[u].add("depends_on")
+        for u in r.dependencies:
+            out.setdefault(u, set())
+        if r.provider:
+            provider_urn = r.provider.rsplit("::", 1)[0]
+            if provider_urn in self.resources:
+                out[provider_urn].add("provider")
+        if not r.synthetic:
+            for key, value in r.inputs.items():
+                for u in _refs(value):
+                    out[u].add(f"reference: {key}")
+        for kinds in out.values():
+            if not kinds:
+                kinds.add("data")
+        return dict(out)
+
     def effective_dependencies(self, urn: str) -> set[str]:
-        """What must exist before `urn` is created: its own dependencies and its ancestors'
-        (a child waits for everything its parent component was told to wait for), with
-        component dependencies expanded to the component's descendants."""
+        """What must exist before `urn` is created: its own direct waits and its
+        ancestors' (a child waits for everything its parent component was told to wait
+        for), with component dependencies expanded to the component's descendants."""
         deps: set[str] = set()
         for r in [self.resources[urn], *self.ancestors(urn)]:
-            for d in r.dependencies:
+            for d in self.direct_waits(r.urn):
                 deps.add(d)
                 if d in self.resources and not self.resources[d].custom:
                     deps.update(x.urn for x in self.descendants(d))
@@ -184,6 +212,18 @@ class Graph:
                 return True
             todo += list(deps)
         return False
+
+
+def _refs(value: Any) -> Iterator[str]:
+    """URNs of the resources passed by reference anywhere in an input value."""
+    if isinstance(value, ResourceRef):
+        yield value.urn
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _refs(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _refs(v)
 
 
 # --------------------------------------------------------------------------------------

@@ -44,7 +44,6 @@ from .config import ConfigError, StackConfig, parse_config
 from .mockengine import (
     Graph,
     RecordedResource,
-    ResourceRef,
     Secret,
     project_name,
     run_program,
@@ -190,44 +189,6 @@ class Plan:
 # --------------------------------------------------------------------------------------
 
 
-def _refs(value: Any) -> Iterable[str]:
-    if isinstance(value, ResourceRef):
-        yield value.urn
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _refs(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _refs(v)
-
-
-def _direct_waits(r: RecordedResource, known: Mapping[str, RecordedResource]) -> dict[str, set[str]]:
-    """What one recorded resource waits for, by dependency URN, with why."""
-    out: dict[str, set[str]] = defaultdict(set)
-    for prop, urns in r.property_dependencies.items():
-        for u in urns:
-            out[u].add(f"data: {prop}")
-    for u in r.explicit_dependencies:
-        out[u].add("depends_on")
-    for u in r.dependencies:
-        out.setdefault(u, set())  # recorded without a reason: still a dependency
-    if r.provider:
-        provider_urn = r.provider.rsplit("::", 1)[0]
-        if provider_urn in known:
-            out[provider_urn].add("provider")
-    if not r.synthetic:
-        # pulumi-eks receives resources by reference (`cluster=`, `node_role=`); the SDK
-        # leaves them out of the recorded dependencies, yet the provider cannot create
-        # anything from them before they exist.
-        for key, value in r.inputs.items():
-            for u in _refs(value):
-                out[u].add(f"reference: {key}")
-    for kinds in out.values():
-        if not kinds:
-            kinds.add("data")
-    return out
-
-
 def _label(name: str, prefix: str) -> str:
     return name[len(prefix) + 1:] if name.startswith(prefix + "-") else name
 
@@ -261,26 +222,8 @@ def _remote_estimate(members: Sequence[RecordedResource]) -> tuple[int, str]:
 def build_plan(graph: Graph, config: StackConfig) -> Plan:
     resources = graph.resources
     prefix = f"{graph.project}-{graph.stack}"
-    children: dict[str | None, list[RecordedResource]] = defaultdict(list)
-    for r in resources.values():
-        children[r.parent].append(r)
-
-    def descendants(urn: str) -> list[RecordedResource]:
-        out: list[RecordedResource] = []
-        todo = [urn]
-        while todo:
-            kids = children.get(todo.pop(), [])
-            out += kids
-            todo += [k.urn for k in kids]
-        return out
-
-    def ancestors(urn: str) -> list[RecordedResource]:
-        out: list[RecordedResource] = []
-        parent = resources[urn].parent
-        while parent in resources:
-            out.append(resources[parent])
-            parent = resources[parent].parent
-        return out
+    descendants = graph.descendants
+    ancestors = graph.ancestors
 
     # Which step each resource belongs to: itself when it is created on its own, its
     # remote (pulumi-eks) ancestor when pulumi-eks creates it, none for local components.
@@ -326,7 +269,7 @@ def build_plan(graph: Graph, config: StackConfig) -> Plan:
         sources = [(resources[urn], ""), *((m, "") for m in step.members),
                    *((a, f"inherited from {_label(a.name, prefix)}: ") for a in ancestors(urn))]
         for r, inherited in sources:
-            for dep, kinds in _direct_waits(r, resources).items():
+            for dep, kinds in graph.direct_waits(r.urn).items():
                 for t in targets(dep):
                     if t != urn:
                         why[t].update(inherited + k for k in kinds)

@@ -75,20 +75,13 @@ class StarWarsDemo(pulumi.ComponentResource):
         def workload_opts() -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, provider=args.k8s_provider, depends_on=waits_for)
 
-        k8s.apps.v1.Deployment(
-            f"{name}-{DEATHSTAR}",
-            metadata={"name": DEATHSTAR, "namespace": namespace, "labels": {
-                "app.kubernetes.io/name": DEATHSTAR_LABELS["app.kubernetes.io/name"]}},
-            spec=deathstar_deployment_spec(),
-            opts=workload_opts(),
-        )
-        k8s.core.v1.Service(
-            f"{name}-{DEATHSTAR}",
-            metadata={"name": DEATHSTAR, "namespace": namespace, "labels": {
-                "app.kubernetes.io/name": DEATHSTAR_LABELS["app.kubernetes.io/name"]}},
-            spec=deathstar_service_spec(),
-            opts=workload_opts(),
-        )
+        deathstar_metadata: k8s.meta.v1.ObjectMetaArgsDict = {
+            "name": DEATHSTAR, "namespace": namespace,
+            "labels": {"app.kubernetes.io/name": DEATHSTAR_LABELS["app.kubernetes.io/name"]}}
+        k8s.apps.v1.Deployment(f"{name}-{DEATHSTAR}", metadata=deathstar_metadata, spec=deathstar_deployment_spec(),
+                               opts=workload_opts())
+        k8s.core.v1.Service(f"{name}-{DEATHSTAR}", metadata=deathstar_metadata, spec=deathstar_service_spec(),
+                            opts=workload_opts())
         for ship in SPACESHIPS:
             k8s.core.v1.Pod(
                 f"{name}-{ship.name}",
