@@ -2,7 +2,7 @@
 
 Order of creation, enforced by data and by explicit dependencies:
 VPC -> EKS control plane (no nodes) -> aws-node disabled -> Cilium release (not waiting)
--> node groups (tainted until the Cilium agent is ready) -> Hubble access.
+-> node groups (tainted until the Cilium agent is ready) -> Hubble UI access, demo.
 Every pod therefore starts on Cilium; the recipe's manual restart step is never needed.
 """
 
@@ -10,34 +10,42 @@ from __future__ import annotations
 
 import pulumi
 
-from cilium_eks.config import read_stack_config
-from components.aws_node import AwsNodeRemoval, AwsNodeRemovalArgs
-from components.cilium import Cilium, CiliumArgs
-from components.cluster import Cluster, ClusterArgs
-from components.hubble import Hubble, HubbleArgs
-from components.network import Network, NetworkArgs
-from components.node_group import NodeGroup, NodeGroupArgs
-from components.star_wars_demo import StarWarsDemo, StarWarsDemoArgs
+from cilium_eks.cilium import operator_replicas
+from cilium_eks.config.read import read_stack_config
+from components import (
+    AwsNodeRemoval,
+    AwsNodeRemovalArgs,
+    Cilium,
+    CiliumArgs,
+    Cluster,
+    ClusterArgs,
+    HubbleUi,
+    HubbleUiArgs,
+    Network,
+    NetworkArgs,
+    NodeGroup,
+    NodeGroupArgs,
+    StarWarsDemo,
+    StarWarsDemoArgs,
+)
 
 
 def main() -> None:
     cfg = read_stack_config()  # raises with every config problem before anything is declared
     prefix = cfg.name_prefix
-    kpr = cfg.cilium.kube_proxy_replacement
+    cilium_options = cfg.cilium
 
     network = Network(f"{prefix}-network", NetworkArgs(
-        name_prefix=prefix, cluster_name=cfg.cluster_name, network=cfg.network, tags=cfg.tags))
+        name_prefix=prefix, cluster_name=cfg.cluster_name, vpc=cfg.network, tags=cfg.tags))
 
     cluster = Cluster(f"{prefix}-cluster", ClusterArgs(
         cluster_name=cfg.cluster_name,
-        cluster=cfg.cluster,
+        spec=cfg.cluster,
         vpc_id=network.vpc_id,
         private_subnet_ids=network.private_subnet_ids,
         public_subnet_ids=network.public_subnet_ids,
         tags=cfg.tags,
-        # With kube-proxy replacement Cilium does kube-proxy's job; the EKS add-on would
-        # keep reinstalling it.
-        kube_proxy_addon=not kpr,
+        kube_proxy_addon=cilium_options.manage_kube_proxy_addon,
         kms_deletion_window_days=30 if cfg.is_production else 7,
     ))
 
@@ -45,11 +53,14 @@ def main() -> None:
         mode=cfg.aws_node_mode,
         k8s_provider=cluster.k8s_provider,
         kubeconfig=cluster.kubeconfig,
-        daemonsets=("aws-node", "kube-proxy") if kpr else ("aws-node",),
+        daemonsets=cilium_options.daemonsets_to_disable,
     ))
 
     cilium = Cilium(f"{prefix}-cilium", CiliumArgs(
-        config=cfg,
+        version=cfg.cilium_version,
+        options=cilium_options,
+        cluster_name=cfg.cluster_name,
+        operator_replicas=operator_replicas(cfg.total_min_nodes),
         k8s_provider=cluster.k8s_provider,
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
@@ -62,10 +73,10 @@ def main() -> None:
         NodeGroup(f"{prefix}-nodes-{group.name}", NodeGroupArgs(
             cluster=cluster.eks,
             name_prefix=prefix,
-            group=group,
+            spec=group,
             subnet_ids=network.private_subnet_ids,
             cilium_release=cilium.release,
-            prefix_delegation=cfg.cilium.prefix_delegation,
+            max_pods=cilium_options.max_pods,
             tags=cfg.tags,
         ))
         for group in cfg.node_groups
@@ -81,14 +92,14 @@ def main() -> None:
         ))
         pulumi.export("demo_namespace", demo.namespace)
 
-    hubble = Hubble(f"{prefix}-hubble", HubbleArgs(
+    hubble_ui = HubbleUi(f"{prefix}-hubble", HubbleUiArgs(
         ui_access=cfg.hubble_ui_access,
         k8s_provider=cluster.k8s_provider,
         cilium_release=cilium.release,
         nodes=[g.node_group for g in node_groups],
         cluster_name=cluster.cluster_name,
         region=cfg.region,
-        allowed_cidrs=[cfg.network.vpc_cidr],
+        allowed_cidrs=[cfg.vpc_cidr],
     ))
 
     pulumi.export("vpc_id", network.vpc_id)
@@ -101,9 +112,9 @@ def main() -> None:
     pulumi.export("cilium_version", cilium.version)
     pulumi.export("cilium_operator_role_arn", cilium.operator_role_arn)
     pulumi.export("node_group_names", pulumi.Output.all(*[g.node_group_name for g in node_groups]))
-    pulumi.export("hubble_ui_command", hubble.ui_command)
-    if hubble.ui_url is not None:
-        pulumi.export("hubble_ui_url", hubble.ui_url)
+    pulumi.export("hubble_ui_command", hubble_ui.ui_command)
+    if hubble_ui.ui_url is not None:
+        pulumi.export("hubble_ui_url", hubble_ui.ui_url)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The star-wars demo of the Cilium docs, as pure data: objects, policies per stage, probes.
 
 Shared by the :class:`components.star_wars_demo.StarWarsDemo` component (which declares
-these objects), ``cilium_eks.verify`` (which probes them on a live cluster and recognises
+these objects), ``tooling.verify`` (which probes them on a live cluster and recognises
 the deployed policy stage) and the tests (which hold them against the upstream files
 ``examples/http-sw-app.yaml``, ``sw_l3_l4_policy.yaml`` and ``sw_l3_l4_l7_policy.yaml``).
 
@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:  # only the TypedDicts; verify must not need the Pulumi SDK at run time
     from pulumi_kubernetes.apps.v1 import DeploymentSpecArgsDict
     from pulumi_kubernetes.core.v1 import PodSpecArgsDict, ServiceSpecArgsDict
 
-POLICY_STAGES = ("none", "l3l4", "l7")
+#: ``none``: no policy; ``l3l4``: only ``org=empire`` reaches deathstar on TCP 80; ``l7``:
+#: that, and only ``POST /v1/request-landing``.
+DemoPolicy = Literal["none", "l3l4", "l7"]
+POLICY_STAGES: tuple[str, ...] = get_args(DemoPolicy)
 
 #: Upstream images, pinned by digest as in examples/http-sw-app.yaml (starwars v2.3,
 #: json-mock v1.3.8). The spaceships need `curl`, which json-mock has.

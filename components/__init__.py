@@ -1,0 +1,36 @@
+"""Pulumi components for EKS networked by Cilium: a library, usable from any Pulumi stack.
+
+One component per module, each ``Component(name, args, opts=None)`` with a frozen ``Args``
+dataclass of narrow, typed inputs (never a whole stack configuration). The facts they
+share (modes, chart values, taints, IAM actions) come from the Pulumi-free ``cilium_eks``
+package; nothing here imports the tooling.
+
+Order a stack must keep, with the data each component hands the next::
+
+    Network -> Cluster -> AwsNodeRemoval -> Cilium -> NodeGroup(s) -> HubbleUi, StarWarsDemo
+"""
+
+from .aws_node import AwsNodeRemoval, AwsNodeRemovalArgs
+from .cilium import Cilium, CiliumArgs
+from .cluster import Cluster, ClusterArgs
+from .hubble_ui import HubbleUi, HubbleUiArgs
+from .network import Network, NetworkArgs
+from .node_group import NodeGroup, NodeGroupArgs
+from .star_wars_demo import StarWarsDemo, StarWarsDemoArgs
+
+__all__ = [
+    "AwsNodeRemoval",
+    "AwsNodeRemovalArgs",
+    "Cilium",
+    "CiliumArgs",
+    "Cluster",
+    "ClusterArgs",
+    "HubbleUi",
+    "HubbleUiArgs",
+    "Network",
+    "NetworkArgs",
+    "NodeGroup",
+    "NodeGroupArgs",
+    "StarWarsDemo",
+    "StarWarsDemoArgs",
+]

@@ -12,10 +12,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_command import local
 
-from cilium_eks.cilium_values import AWS_NODE_DISABLE_SELECTOR
+from cilium_eks.aws_node import AWS_NODE, AWS_NODE_MODES, DISABLE_SELECTOR, NAMESPACE, AwsNodeMode
 
 TYPE_TOKEN = "cilium-eks:components:AwsNodeRemoval"
-MODES = ("patch", "delete")
 
 _DELETE_SCRIPT = """set -euo pipefail
 kc=$(mktemp)
@@ -36,10 +35,10 @@ class AwsNodeRemovalArgs:
     aws-node alone; add ``kube-proxy`` when Cilium replaces it.
     """
 
-    mode: str
+    mode: AwsNodeMode
     k8s_provider: k8s.Provider
     kubeconfig: pulumi.Input[str]
-    daemonsets: tuple[str, ...] = ("aws-node",)
+    daemonsets: tuple[str, ...] = (AWS_NODE,)
 
 
 class AwsNodeRemoval(pulumi.ComponentResource):
@@ -48,8 +47,8 @@ class AwsNodeRemoval(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AwsNodeRemovalArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        if args.mode not in MODES:
-            raise ValueError(f"AwsNodeRemoval mode must be one of {MODES}, not {args.mode!r}")
+        if args.mode not in AWS_NODE_MODES:
+            raise ValueError(f"AwsNodeRemoval mode must be one of {AWS_NODE_MODES}, not {args.mode!r}")
         self.done = [
             self._patch(name, ds, args) if args.mode == "patch" else self._delete(name, ds, args)
             for ds in args.daemonsets
@@ -61,12 +60,12 @@ class AwsNodeRemoval(pulumi.ComponentResource):
             f"{name}-{daemonset}-patch",
             metadata={
                 "name": daemonset,
-                "namespace": "kube-system",
+                "namespace": NAMESPACE,
                 # EKS (and add-on updates) own this DaemonSet; force takes the nodeSelector
                 # field over instead of failing on the conflict.
                 "annotations": {"pulumi.com/patchForce": "true"},
             },
-            spec={"template": {"spec": {"node_selector": dict(AWS_NODE_DISABLE_SELECTOR)}}},
+            spec={"template": {"spec": {"node_selector": dict(DISABLE_SELECTOR)}}},
             opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider),
         )
 

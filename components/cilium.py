@@ -5,24 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from cilium_eks.cilium_values import (
-    CILIUM_CHART,
-    CILIUM_NAMESPACE,
-    CILIUM_RELEASE_NAME,
-    CILIUM_REPO,
-    OPERATOR_SERVICE_ACCOUNT,
-    cilium_values,
-    irsa_trust_policy,
-    operator_iam_actions,
-    operator_policy_document,
-)
-from cilium_eks.config import StackConfig
+from cilium_eks.cilium import CHART, NAMESPACE, OPERATOR_SERVICE_ACCOUNT, RELEASE_NAME, REPO, CiliumOptions, helm_values
+from cilium_eks.operator_iam import irsa_trust_policy, operator_iam_actions, policy_document
 
 TYPE_TOKEN = "cilium-eks:components:Cilium"
 
@@ -31,18 +20,25 @@ TYPE_TOKEN = "cilium-eks:components:Cilium"
 class CiliumArgs:
     """Inputs of :class:`Cilium`.
 
-    ``config`` supplies the chart version, ENI options, extra values and names.
-    ``cni_removed`` are the resources that take aws-node out of the way; the release waits
-    for them (no data links the two, so it is an explicit dependency). ``api_server_host``
-    is only used with kube-proxy replacement. ``tags`` defaults to none.
+    ``version`` is an exact chart version (``x.y.z``); ``options`` what the stack chose
+    (default: ENI IPAM without kube-proxy replacement or prefix delegation).
+    ``cluster_name`` becomes Cilium's ``cluster.name``. ``operator_replicas`` must not exceed
+    the nodes that always exist (``cilium_eks.cilium.operator_replicas`` decides it).
+    ``cni_removed`` are the resources that take aws-node (and kube-proxy) out of the way;
+    the release waits for them (no data links the two, so it is an explicit dependency).
+    ``api_server_host`` is required when ``options.needs_api_server_host`` (kube-proxy
+    replacement) and ignored otherwise. ``tags`` defaults to none.
     """
 
-    config: StackConfig
+    version: str
+    cluster_name: str
     k8s_provider: k8s.Provider
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
-    api_server_host: pulumi.Input[str]
     cni_removed: Sequence[pulumi.Resource]
+    options: CiliumOptions = field(default_factory=CiliumOptions)
+    operator_replicas: int = 2
+    api_server_host: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -53,44 +49,45 @@ class Cilium(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CiliumArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        cfg = args.config
         tags = dict(args.tags)
 
         trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
-            lambda a: json.dumps(irsa_trust_policy(a[0], a[1], CILIUM_NAMESPACE, OPERATOR_SERVICE_ACCOUNT)))
+            lambda a: json.dumps(irsa_trust_policy(a[0], a[1], NAMESPACE, OPERATOR_SERVICE_ACCOUNT)))
         role = aws.iam.Role(
             f"{name}-operator",
-            description=f"cilium-operator of {cfg.cluster_name}: manages pod ENIs (IRSA)",
+            description=f"cilium-operator of {args.cluster_name}: manages pod ENIs (IRSA)",
             assume_role_policy=trust,
             max_session_duration=3600,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        values = helm_values(
+            args.options,
+            cluster_name=args.cluster_name,
+            operator_replicas=args.operator_replicas,
+            operator_role_arn=role.arn,
+            api_server_host=args.api_server_host if args.options.needs_api_server_host else None,
+        )
         # The action list follows the chart options actually used (GC tags, release of
-        # excess IPs, instance filters), computed from the values without the Outputs.
-        actions = operator_iam_actions(cilium_values(cfg, operator_role_arn="", api_server_host=""))
+        # excess IPs, instance filters); it never reads the Output leaves.
+        actions = operator_iam_actions(values)
         policy = aws.iam.Policy(
             f"{name}-operator-eni",
             description="EC2 ENI actions cilium-operator needs in ENI IPAM mode, nothing more",
-            policy=json.dumps(operator_policy_document(actions)),
+            policy=json.dumps(policy_document(actions)),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
         aws.iam.RolePolicyAttachment(f"{name}-operator-eni-attach", role=role.name, policy_arn=policy.arn,
                                      opts=pulumi.ResourceOptions(parent=self))
 
-        values: dict[str, Any] = cilium_values(
-            cfg,
-            operator_role_arn=role.arn,
-            api_server_host=args.api_server_host if cfg.cilium.kube_proxy_replacement else None,
-        )
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
-            name=CILIUM_RELEASE_NAME,
-            chart=CILIUM_CHART,
-            version=cfg.cilium.version,
-            repository_opts={"repo": CILIUM_REPO},
-            namespace=CILIUM_NAMESPACE,
+            name=RELEASE_NAME,
+            chart=CHART,
+            version=args.version,
+            repository_opts={"repo": REPO},
+            namespace=NAMESPACE,
             values=values,
             # No node exists yet, so no Cilium pod can be ready: waiting would deadlock
             # (the node groups wait for this release).
@@ -108,7 +105,7 @@ class Cilium(pulumi.ComponentResource):
             ),
         )
         self.operator_role_arn = role.arn
-        self.version = pulumi.Output.from_input(cfg.cilium.version)
+        self.version = pulumi.Output.from_input(args.version)
         self.register_outputs({
             "release_name": self.release.name,
             "version": self.version,

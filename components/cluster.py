@@ -11,11 +11,9 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
-from cilium_eks.config import ClusterConfig
+from cilium_eks.eks import CLUSTER_ADMIN_POLICY, ClusterSpec
 
 TYPE_TOKEN = "cilium-eks:components:Cluster"
-
-CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
 
 @dataclass(frozen=True)
@@ -23,14 +21,15 @@ class ClusterArgs:
     """Inputs of :class:`Cluster`.
 
     ``cluster_name`` is the final EKS name (the subnets are tagged with it before the
-    cluster exists). Nodes are never created here: node groups come later, after Cilium.
+    cluster exists). ``spec`` holds the version, endpoint access, logs and admins. Nodes
+    are never created here: node groups come later, after Cilium.
     ``public_subnet_ids`` may be empty (internal load balancers only).
     ``kube_proxy_addon`` (default True) lets pulumi-eks manage the kube-proxy add-on; turn
     it off when Cilium replaces kube-proxy. ``kms_deletion_window_days`` defaults to 30.
     """
 
     cluster_name: str
-    cluster: ClusterConfig
+    spec: ClusterSpec
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[Sequence[str]]
     public_subnet_ids: pulumi.Input[Sequence[str]]
@@ -51,7 +50,7 @@ class Cluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        c = args.cluster
+        c = args.spec
         tags = dict(args.tags)
 
         key = aws.kms.Key(

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from cilium_eks.cilium_values import POD_SUBNET_TAG
-from cilium_eks.config import NetworkConfig
+from cilium_eks.network import POD_SUBNET_TAG, ExistingVpc, NewVpc
 
 TYPE_TOKEN = "cilium-eks:components:Network"
 
@@ -18,16 +17,16 @@ TYPE_TOKEN = "cilium-eks:components:Network"
 class NetworkArgs:
     """Inputs of :class:`Network`.
 
-    ``network`` decides between two modes: create a VPC (``existing_vpc_id`` unset:
-    public and private subnets per AZ from the config CIDRs, an internet gateway, NAT
-    gateways shared or per AZ) or adopt an existing one (``existing_vpc_id`` set: the CIDR
-    settings are ignored and nothing but tags is created). ``cluster_name`` goes into the
-    EKS subnet tags, so it must be the final cluster name. ``tags`` defaults to none.
+    ``vpc`` decides between two modes: create a VPC (``NewVpc``: public and private subnets
+    per AZ from its CIDRs, an internet gateway, NAT gateways shared or per AZ) or adopt one
+    (``ExistingVpc``: nothing but tags on its private subnets is created). ``cluster_name``
+    goes into the EKS subnet tags, so it must be the final cluster name. ``tags`` (default
+    none) go on everything created.
     """
 
     name_prefix: str
     cluster_name: str
-    network: NetworkConfig
+    vpc: NewVpc | ExistingVpc
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -38,40 +37,38 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        net = args.network
         child = pulumi.ResourceOptions(parent=self)
         cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
         # Cilium only places pod ENIs in subnets with this tag (eni.subnetTagsFilter), so
         # pods can never land in a public subnet.
         pod_tag = {POD_SUBNET_TAG[0]: POD_SUBNET_TAG[1]}
 
-        if net.existing_vpc_id is not None:
-            self._adopt(name, net, {"cluster": cluster_tag, "pod-eni": pod_tag}, child)
+        if isinstance(args.vpc, ExistingVpc):
+            self._adopt(name, args.vpc, {"cluster": cluster_tag, "pod-eni": pod_tag}, child)
         else:
-            self._create(name, args, cluster_tag, pod_tag, child)
+            self._create(name, args.vpc, args, cluster_tag, pod_tag, child)
         self.register_outputs({"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids,
                                "public_subnet_ids": self.public_subnet_ids})
 
-    def _adopt(self, name: str, net: NetworkConfig, tag_sets: Mapping[str, Mapping[str, str]],
+    def _adopt(self, name: str, vpc: ExistingVpc, tag_sets: Mapping[str, Mapping[str, str]],
                child: pulumi.ResourceOptions) -> None:
-        self.vpc_id = pulumi.Output.from_input(str(net.existing_vpc_id))
-        self.private_subnet_ids = pulumi.Output.from_input(list(net.existing_private_subnet_ids))
-        self.public_subnet_ids = pulumi.Output.from_input(list(net.existing_public_subnet_ids))
+        self.vpc_id = pulumi.Output.from_input(vpc.vpc_id)
+        self.private_subnet_ids = pulumi.Output.from_input(list(vpc.private_subnet_ids))
+        self.public_subnet_ids = pulumi.Output.from_input(list(vpc.public_subnet_ids))
         # Adopted subnets keep their own tags; only the two this cluster needs are added.
-        for i, subnet_id in enumerate(net.existing_private_subnet_ids):
+        for i, subnet_id in enumerate(vpc.private_subnet_ids):
             for label, tag in tag_sets.items():
                 for key, value in tag.items():
                     aws.ec2.Tag(f"{name}-private-{i}-{label}-tag", resource_id=subnet_id, key=key, value=value,
                                 opts=child)
 
-    def _create(self, name: str, args: NetworkArgs, cluster_tag: Mapping[str, str], pod_tag: Mapping[str, str],
-                child: pulumi.ResourceOptions) -> None:
-        net = args.network
+    def _create(self, name: str, net: NewVpc, args: NetworkArgs, cluster_tag: Mapping[str, str],
+                pod_tag: Mapping[str, str], child: pulumi.ResourceOptions) -> None:
         tags = dict(args.tags)
         azs = aws.get_availability_zones_output(state="available")
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=net.vpc_cidr,
+            cidr_block=net.cidr,
             enable_dns_hostnames=True,  # EKS private endpoint and node registration need DNS
             enable_dns_support=True,
             tags={**tags, "Name": f"{args.name_prefix}-vpc"},

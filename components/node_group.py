@@ -10,8 +10,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from cilium_eks.cilium_values import AGENT_NOT_READY_TAINT
-from cilium_eks.config import NodeGroupConfig
+from cilium_eks.cilium import AGENT_NOT_READY_TAINT
+from cilium_eks.eks import NodeGroupSpec
 
 TYPE_TOKEN = "cilium-eks:components:NodeGroup"
 
@@ -22,9 +22,6 @@ NODE_POLICIES = {
     "ecr-read": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 }
 
-#: Max pods per node with ENI prefix delegation (each ENI slot carries a /28).
-PREFIX_DELEGATION_MAX_PODS = 110
-
 
 @dataclass(frozen=True)
 class NodeGroupArgs:
@@ -32,16 +29,16 @@ class NodeGroupArgs:
 
     ``cluster`` is the pulumi-eks cluster; ``subnet_ids`` must be private subnets.
     ``cilium_release`` is what the nodes wait for: every pod then starts on Cilium.
-    ``prefix_delegation`` (default False) raises max pods to 110 and must match the
-    Cilium values. ``tags`` defaults to none.
+    ``max_pods`` (default None: EKS's own value) is the kubelet's max pods when Cilium's
+    addressing needs another (``CiliumOptions.max_pods``). ``tags`` defaults to none.
     """
 
     cluster: eks.Cluster
     name_prefix: str
-    group: NodeGroupConfig
+    spec: NodeGroupSpec
     subnet_ids: pulumi.Input[Sequence[str]]
     cilium_release: pulumi.Resource
-    prefix_delegation: bool = False
+    max_pods: int | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -52,7 +49,7 @@ class NodeGroup(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NodeGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        g = args.group
+        g = args.spec
         tags = dict(args.tags)
 
         role = aws.iam.Role(
@@ -81,10 +78,10 @@ class NodeGroup(pulumi.ComponentResource):
             disk_size=g.disk_size_gib,
             scaling_config={"min_size": g.min_size, "desired_size": g.desired_size, "max_size": g.max_size},
             labels={**g.labels, "cilium-eks/node-group": g.name},
-            # Until the Cilium agent on a node is ready, nothing else may run there; the
-            # agent removes this taint itself.
+            # Until the Cilium agent on a node is ready, nothing else may run there;
+            # cilium-operator removes this taint once it is.
             taints=[aws.eks.NodeGroupTaintArgs(**AGENT_NOT_READY_TAINT)],
-            kubelet_extra_args=f"--max-pods={PREFIX_DELEGATION_MAX_PODS}" if args.prefix_delegation else None,
+            kubelet_extra_args=f"--max-pods={args.max_pods}" if args.max_pods is not None else None,
             tags={**tags, "Name": f"{args.name_prefix}-{g.name}"},
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -2,8 +2,9 @@
 
 deathstar (a Deployment of 2 and a Service on port 80), tiefighter (``org=empire``) and
 xwing (``org=alliance``) in a namespace of their own, plus the CiliumNetworkPolicy of the
-configured stage. ``python -m cilium_eks.verify`` then proves the policy is enforced.
-The objects themselves are pure data in ``cilium_eks.demo``.
+configured stage.
+The objects themselves are pure data in ``cilium_eks.demo``; ``python -m tooling.verify``
+proves the policy is enforced.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cilium_eks.demo import (
     POLICY_NAME,
     POLICY_STAGES,
     SPACESHIPS,
+    DemoPolicy,
     deathstar_deployment_spec,
     deathstar_service_spec,
     demo_namespace,
@@ -42,7 +44,7 @@ class StarWarsDemoArgs:
     """
 
     name_prefix: str
-    policy: str
+    policy: DemoPolicy
     k8s_provider: k8s.Provider
     cilium_release: pulumi.Resource
     nodes: Sequence[pulumi.Resource]

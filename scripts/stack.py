@@ -10,7 +10,7 @@
     python3 scripts/stack.py verify  --stack dev [verify flags]
     python3 scripts/stack.py list [--json] [--select all|production|non-production]
 
-`plan` needs neither AWS nor the Pulumi CLI: it runs ``python -m cilium_eks.plan`` in the
+`plan` needs neither AWS nor the Pulumi CLI: it runs ``python -m tooling.plan`` in the
 project's virtual environment. The other commands first check every prerequisite (Pulumi CLI,
 AWS CLI, kubectl where needed, AWS credentials, a secrets passphrase) and report all missing
 ones together, with how to fix each, before anything runs.
@@ -111,7 +111,7 @@ def project_backend_url(project_dir: Path) -> str | None:
 
 
 def stack_files(project_dir: Path) -> dict[str, Path]:
-    """Every stack file of the project, by stack name (as cilium_eks.mockengine.stack_files)."""
+    """Every stack file of the project, by stack name (as tooling.stackfiles.stack_files)."""
     return {p.name[len("Pulumi."):-len(".yaml")]: p for p in sorted(project_dir.glob("Pulumi.*.yaml"))}
 
 
@@ -528,7 +528,7 @@ def cmd_verify(info: StackInfo, extra: Sequence[str], project_dir: Path, env: Ma
         report_problems(out, f"verify stack '{info.stack}'", problems)
         return EXIT_PREREQUISITES
     penv, _ = pulumi_env(project_dir, env)
-    return run_module("cilium_eks.verify", ["--stack", info.stack, *extra], project_dir, penv, out)
+    return run_module("tooling.verify", ["--stack", info.stack, *extra], project_dir, penv, out)
 
 
 def cmd_doctor(info: StackInfo, project_dir: Path, env: Mapping[str, str], out: _Out) -> int:
@@ -596,7 +596,7 @@ def main(argv: Sequence[str] | None = None, *, env: MutableMapping[str, str] | N
             return cmd_list(project_dir, args.json, args.select, out)
         info = stack_info(project_dir, args.stack)
         if command == "plan":
-            return run_module("cilium_eks.plan", ["--stack", info.stack, *extra], project_dir, env, out)
+            return run_module("tooling.plan", ["--stack", info.stack, *extra], project_dir, env, out)
         if command == "doctor":
             return cmd_doctor(info, project_dir, env, out)
         if command == "verify":

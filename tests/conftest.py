@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from cilium_eks.mockengine import PROJECT_DIR, Graph, run_program, stack_config, stack_files
+from tooling.mockengine import Graph, run_program
+from tooling.paths import PROJECT_DIR
+from tooling.stackfiles import stack_config, stack_files
 
 STACKS = sorted(stack_files())
 REFERENCE_ENV = "CILIUM_REFERENCE_DIR"

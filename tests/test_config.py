@@ -10,15 +10,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cilium_eks.config import (
-    CONFIG_KEYS,
-    CONFIG_KEYS_BY_NAME,
-    DEFAULT_NODE_GROUPS,
-    ConfigError,
-    default_subnet_cidrs,
-    parse_config,
-)
-from cilium_eks.mockengine import PROJECT_DIR, project_name, stack_config, stack_files
+from cilium_eks.config import CONFIG_KEYS, CONFIG_KEYS_BY_NAME, DEFAULT_NODE_GROUPS, ConfigError, parse_config
+from cilium_eks.network import default_subnet_cidrs
+from tooling.paths import PROJECT_DIR
+from tooling.stackfiles import project_name, stack_config, stack_files
 
 PROJECT = "cilium-eks"
 
@@ -41,7 +36,7 @@ def test_defaults_give_a_valid_small_cluster():
     assert cfg.network.availability_zone_count == 2
     assert len(cfg.network.private_subnet_cidrs) == 2
     assert cfg.aws_node_mode == "patch"
-    assert cfg.cilium.version == "1.20.0"
+    assert cfg.cilium_version == "1.20.0"
     assert [g.name for g in cfg.node_groups] == list(DEFAULT_NODE_GROUPS)
     assert cfg.hubble_ui_access == "port-forward"
 

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from cilium_eks.config import DEFAULT_KUBERNETES_VERSION
-from cilium_eks.contracts import (
+from cilium_eks.eks import DEFAULT_KUBERNETES_VERSION
+from tests.conftest import committed_graph
+from tests.test_contract_kubernetes import cluster_kubernetes_version
+from tooling.contracts import (
     ContractError,
     CustomResourceDefinition,
     crd_schema_to_jsonschema,
@@ -26,9 +28,7 @@ from cilium_eks.contracts import (
     kubernetes_type,
     load_crds,
 )
-from cilium_eks.mockengine import Graph, RecordedResource
-from tests.conftest import committed_graph
-from tests.test_contract_kubernetes import cluster_kubernetes_version
+from tooling.mockengine import Graph, RecordedResource
 
 POLICY_KINDS = ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
 EXAMPLES = ("sw_l3_l4_policy.yaml", "sw_l3_l4_l7_policy.yaml")

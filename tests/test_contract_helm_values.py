@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from cilium_eks.cilium_values import CILIUM_CHART
-from cilium_eks.contracts import (
+from cilium_eks.cilium import CHART as CILIUM_CHART
+from tests.conftest import committed_graph, graph_with
+from tooling.contracts import (
     COMMENTED_VALUE_PATHS,
     PASS_THROUGH_VALUE_KEYS,
     ChartReference,
@@ -25,8 +26,7 @@ from cilium_eks.contracts import (
     undefined_value_paths,
     values_schema_problems,
 )
-from cilium_eks.mockengine import Graph, RecordedResource
-from tests.conftest import committed_graph, graph_with
+from tooling.mockengine import Graph, RecordedResource
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from cilium_eks.config import DEFAULT_KUBERNETES_VERSION
-from cilium_eks.contracts import (
+from cilium_eks.eks import DEFAULT_KUBERNETES_VERSION
+from tests.conftest import committed_graph
+from tooling.contracts import (
     ContractError,
     KubernetesType,
     declared_kubernetes_object_problems,
@@ -31,8 +32,7 @@ from cilium_eks.contracts import (
     load_crds,
     supported_kubernetes_versions,
 )
-from cilium_eks.mockengine import Graph, RecordedResource
-from tests.conftest import committed_graph
+from tooling.mockengine import Graph, RecordedResource
 
 
 def cluster_kubernetes_version(graph: Graph) -> str:

@@ -21,7 +21,7 @@ import re
 import tokenize
 from pathlib import Path
 
-from cilium_eks.mockengine import PROJECT_DIR
+from tooling.paths import PROJECT_DIR
 
 MAIN_CONFIG = PROJECT_DIR / "pyrightconfig.json"
 NEGATIVE_DIR = PROJECT_DIR / "tests" / "typecheck_negative"

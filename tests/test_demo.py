@@ -13,8 +13,8 @@ import yaml
 
 from cilium_eks import demo
 from cilium_eks.config import ConfigError
-from cilium_eks.mockengine import Graph, RecordedResource
 from tests.conftest import committed_graph, graph_with
+from tooling.mockengine import Graph, RecordedResource
 
 COMPONENT = "cilium-eks:components:StarWarsDemo"
 CNP = "kubernetes:cilium.io/v2:CiliumNetworkPolicy"

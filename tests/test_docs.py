@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from cilium_eks import docs
-from cilium_eks.config import (
+from cilium_eks.cilium import OWNED_VALUES as PROGRAM_OWNED_CILIUM_VALUES
+from cilium_eks.cilium import REMOVED_VALUES as REMOVED_CILIUM_VALUES
+from cilium_eks.config import CONFIG_KEYS, CONFIG_KEYS_BY_NAME
+from cilium_eks.config.validate import (
     _NODE_GROUP_FIELDS,  # pyright: ignore[reportPrivateUsage]  # the validator's own field list
-    CONFIG_KEYS,
-    CONFIG_KEYS_BY_NAME,
-    PROGRAM_OWNED_CILIUM_VALUES,
-    REMOVED_CILIUM_VALUES,
-    SUPPORTED_KUBERNETES_VERSIONS,
 )
-from cilium_eks.mockengine import PROJECT_DIR, stack_config, stack_files
+from cilium_eks.eks import SUPPORTED_KUBERNETES_VERSIONS
+from tooling import docs
+from tooling.paths import PROJECT_DIR
+from tooling.stackfiles import stack_config, stack_files
 
 DOCS = PROJECT_DIR / "docs"
 

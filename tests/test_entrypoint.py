@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from cilium_eks.mockengine import PROJECT_DIR, stack_files
+from tooling.paths import PROJECT_DIR
+from tooling.stackfiles import stack_files
 
 STACK_PY = PROJECT_DIR / "scripts" / "stack.py"
 EXIT_PREREQUISITES = 3
@@ -210,7 +211,7 @@ def test_kubectl_is_a_prerequisite_only_with_aws_node_delete(
     assert "kubectl not found" not in output
 
 
-def test_verify_needs_kubectl_and_delegates_to_cilium_eks_verify(
+def test_verify_needs_kubectl_and_delegates_to_tooling_verify(
         tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
     tools.add("pulumi").add("aws", stdout="{}")
     env = base_env(tools, PULUMI_CONFIG_PASSPHRASE="test")
@@ -219,7 +220,7 @@ def test_verify_needs_kubectl_and_delegates_to_cilium_eks_verify(
     assert "kubectl not found" in output and "verify" in output
 
     tools.add("kubectl")
-    pkg = project / "cilium_eks"
+    pkg = project / "tooling"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "verify.py").write_text(

@@ -7,15 +7,14 @@ from typing import Any
 
 import pytest
 
-from cilium_eks.cilium_values import (
-    AGENT_NOT_READY_TAINT,
-    AWS_NODE_DISABLE_SELECTOR,
-    OPERATOR_ACTIONS_ALWAYS,
-    POD_SUBNET_TAG,
-)
+from cilium_eks.aws_node import DISABLE_SELECTOR as AWS_NODE_DISABLE_SELECTOR
+from cilium_eks.cilium import AGENT_NOT_READY_TAINT
 from cilium_eks.config import ConfigError
-from cilium_eks.mockengine import Graph, RecordedResource, ResourceRef, Secret, run_program, stack_config
+from cilium_eks.network import POD_SUBNET_TAG
+from cilium_eks.operator_iam import ACTIONS_ALWAYS as OPERATOR_ACTIONS_ALWAYS
 from tests.conftest import committed_graph, graph_with
+from tooling.mockengine import Graph, RecordedResource, ResourceRef, Secret, run_program
+from tooling.stackfiles import stack_config
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 MNG = "eks:index:ManagedNodeGroup"

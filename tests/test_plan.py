@@ -1,5 +1,5 @@
 """The offline plan: ordering facts read from the recorded graph, and the CLI contract
-(`python -m cilium_eks.plan`, which `make plan` and scripts/stack build on)."""
+(`python -m tooling.plan`, which `make plan` and scripts/stack build on)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from cilium_eks import mockengine, plan
+from cilium_eks.cilium import OUTPUT_VALUES
 from cilium_eks.config import parse_config
-from cilium_eks.mockengine import Graph, stack_config
 from tests.conftest import committed_graph
+from tooling import mockengine, plan
+from tooling.mockengine import Graph
+from tooling.plan.__main__ import main as plan_main
+from tooling.plan.model import EKS_CLUSTER, EKS_NODE_GROUP, HELM_RELEASE
+from tooling.stackfiles import stack_config
 
 
 def plan_of(graph: Graph) -> plan.Plan:
@@ -35,10 +39,26 @@ def only(urns: list[str]) -> str:
     return urns[0]
 
 
+def steps_with(p: plan.Plan, type_: str) -> list[str]:
+    """The steps that are, or whose pulumi-eks members are, of a type."""
+    return sorted(u for u, s in p.steps.items() if s.type == type_ or any(m.type == type_ for m in s.members))
+
+
 def release_of(p: plan.Plan) -> str:
-    release = plan.cilium_release_step(p)
-    assert release is not None
-    return release
+    return only([u for u in steps_with(p, HELM_RELEASE) if p.graph.get(u).inputs.get("chart") == "cilium"])
+
+
+def eks_cluster_steps(p: plan.Plan) -> list[str]:
+    return steps_with(p, EKS_CLUSTER)
+
+
+def node_group_steps(p: plan.Plan) -> list[str]:
+    return steps_with(p, EKS_NODE_GROUP)
+
+
+def aws_node_steps(p: plan.Plan) -> list[str]:
+    removal = [r.urn for r in p.graph if r.type == "cilium-eks:components:AwsNodeRemoval"]
+    return sorted(u for u in p.steps if any(a.urn in removal for a in p.graph.ancestors(u)))
 
 
 # --------------------------------------------------------------------------------------
@@ -48,8 +68,8 @@ def release_of(p: plan.Plan) -> str:
 
 def test_release_comes_after_the_eks_cluster_and_the_aws_node_removal(stack_plan: plan.Plan) -> None:
     release = release_of(stack_plan)
-    cluster = only(plan.eks_cluster_steps(stack_plan))
-    removal = plan.aws_node_steps(stack_plan)
+    cluster = only(eks_cluster_steps(stack_plan))
+    removal = aws_node_steps(stack_plan)
     assert removal, "the aws-node patch (or delete command) must be a step of its own"
     assert stack_plan.wave[release] > stack_plan.wave[cluster]
     for step in removal:
@@ -58,15 +78,15 @@ def test_release_comes_after_the_eks_cluster_and_the_aws_node_removal(stack_plan
 
 def test_aws_node_patch_waits_for_the_cluster_through_its_provider(stack_plan: plan.Plan) -> None:
     # The patch has no recorded dependency at all; only its provider ties it to the cluster.
-    cluster = only(plan.eks_cluster_steps(stack_plan))
-    for step in plan.aws_node_steps(stack_plan):
-        assert stack_plan.waits_transitively(step, cluster)
+    cluster = only(eks_cluster_steps(stack_plan))
+    for step in aws_node_steps(stack_plan):
+        assert stack_plan.graph.waits_for(step, cluster)
         assert stack_plan.wave[step] > stack_plan.wave[cluster]
 
 
 def test_every_node_group_is_in_a_later_wave_than_the_release(stack_plan: plan.Plan) -> None:
     release = release_of(stack_plan)
-    groups = plan.node_group_steps(stack_plan)
+    groups = node_group_steps(stack_plan)
     raw = stack_config(stack_plan.graph.stack)
     assert len(groups) == len(raw["cilium-eks:nodeGroups"])
     for g in groups:
@@ -76,10 +96,10 @@ def test_every_node_group_is_in_a_later_wave_than_the_release(stack_plan: plan.P
 
 def test_critical_path_runs_through_the_control_plane_the_release_and_a_node_group(stack_plan: plan.Plan) -> None:
     path = stack_plan.critical_path
-    cluster = only(plan.eks_cluster_steps(stack_plan))
+    cluster = only(eks_cluster_steps(stack_plan))
     assert cluster in path
     assert release_of(stack_plan) in path
-    assert set(path) & set(plan.node_group_steps(stack_plan))
+    assert set(path) & set(node_group_steps(stack_plan))
     # A chain: each step waits for the one before it, and starts when it is done.
     for before, after in itertools.pairwise(path):
         assert before in stack_plan.waits[after]
@@ -105,7 +125,7 @@ def test_pulumi_eks_children_come_up_with_their_remote_parent(stack_plan: plan.P
         owner = members[r.urn]
         assert owner.remote and r.urn in {d.urn for d in g.descendants(owner.urn)}
     eks = stack_plan.step_of_name(f"{stack_plan.prefix}-cluster-eks")
-    assert any(m.type == plan.EKS_CLUSTER for m in eks.members)
+    assert any(m.type == EKS_CLUSTER for m in eks.members)
     assert eks.seconds >= 600
 
 
@@ -178,12 +198,12 @@ def test_waiting_for_a_resource_pulumi_eks_created_means_waiting_for_its_compone
     g = altered()
     base = plan_of(g)
     demo_ns = base.step_of_name("demo-ns")
-    eks_cluster = only([r.urn for r in g if r.type == plan.EKS_CLUSTER])
+    eks_cluster = only([r.urn for r in g if r.type == EKS_CLUSTER])
     record = g.get(demo_ns.urn)
     record.provider = None
     record.dependencies = (eks_cluster,)
     p = plan_of(g)
-    assert set(p.waits[demo_ns.urn]) == {only(plan.eks_cluster_steps(p))}
+    assert set(p.waits[demo_ns.urn]) == {only(eks_cluster_steps(p))}
 
 
 def test_a_dependency_cycle_is_an_error() -> None:
@@ -196,18 +216,13 @@ def test_a_dependency_cycle_is_an_error() -> None:
         plan_of(g)
 
 
-def test_plan_uses_the_one_mock_engine() -> None:
-    assert plan.run_program is mockengine.run_program
-    assert "set_mocks" not in Path(plan.__file__).read_text()
-
-
 # --------------------------------------------------------------------------------------
 # The CLI
 # --------------------------------------------------------------------------------------
 
 
 def test_text_report_shows_tree_waves_path_values_and_outputs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert plan.main(["--stack", "dev"]) == 0
+    assert plan_main(["--stack", "dev"]) == 0
     out = capsys.readouterr().out
     for heading in ("Component tree", "Creation order:", "Critical path:", "Why this order", "Cilium Helm values",
                     "Stack outputs"):
@@ -221,12 +236,12 @@ def test_text_report_shows_tree_waves_path_values_and_outputs(capsys: pytest.Cap
     assert "WARNING" not in out
     # Values: the real ones, outputs of other resources as placeholders, never mock ids.
     assert "routingMode: native" in out and "mode: eni" in out
-    assert f"iamRole: {plan.ROLE_ARN_PLACEHOLDER}" in out
+    assert f"iamRole: {OUTPUT_VALUES['eni.iamRole']}" in out
     assert mockengine.ACCOUNT_ID not in out
 
 
 def test_text_report_waves_put_nodes_after_cilium(capsys: pytest.CaptureFixture[str]) -> None:
-    assert plan.main(["--stack", "prod"]) == 0
+    assert plan_main(["--stack", "prod"]) == 0
     out = capsys.readouterr().out
     waves = re.split(r"^Wave (\d+)$", out.split("Critical path")[0], flags=re.M)
     wave_of = {}
@@ -242,16 +257,16 @@ def test_text_report_waves_put_nodes_after_cilium(capsys: pytest.CaptureFixture[
 
 def test_kube_proxy_replacement_shows_the_api_host_and_the_kube_proxy_patch(
         capsys: pytest.CaptureFixture[str]) -> None:
-    assert plan.main(["--stack", "dev", "--set", "ciliumKubeProxyReplacement=true"]) == 0
+    assert plan_main(["--stack", "dev", "--set", "ciliumKubeProxyReplacement=true"]) == 0
     out = capsys.readouterr().out
-    assert f"k8sServiceHost: {plan.API_HOST_PLACEHOLDER}" in out
+    assert f"k8sServiceHost: {OUTPUT_VALUES['k8sServiceHost']}" in out
     assert "kubeProxyReplacement: true" in out
     assert "cilium-release waits for aws-node-kube-proxy-patch" in out
     assert "kube-proxy add-on" not in out  # pulumi-eks is told not to manage kube-proxy
 
 
 def test_bad_config_exits_2_naming_every_key(capsys: pytest.CaptureFixture[str]) -> None:
-    code = plan.main(["--stack", "dev", "--set", "vpcCidr=10.0.0.1/16", "--set", "nodeGroups={}",
+    code = plan_main(["--stack", "dev", "--set", "vpcCidr=10.0.0.1/16", "--set", "nodeGroups={}",
                       "--set", "ciliumVersion=1.14.0"])
     assert code == 2
     captured = capsys.readouterr()
@@ -263,21 +278,21 @@ def test_bad_config_exits_2_naming_every_key(capsys: pytest.CaptureFixture[str])
 
 
 def test_unknown_stack_exits_2_listing_the_stacks(capsys: pytest.CaptureFixture[str]) -> None:
-    assert plan.main(["--stack", "staging"]) == 2
+    assert plan_main(["--stack", "staging"]) == 2
     err = capsys.readouterr().err
     assert "Pulumi.staging.yaml" in err and "dev" in err and "prod" in err
 
 
 @pytest.mark.parametrize("argv", [["--format", "png"], ["--set", "novalue"], ["--image", "gif"]])
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert plan.main(["--stack", "dev", *argv]) == 2
+    assert plan_main(["--stack", "dev", *argv]) == 2
     assert capsys.readouterr().err
 
 
 def test_mermaid_file_has_every_node_group_after_the_release(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "out" / "prod.mmd"
-    assert plan.main(["--stack", "prod", "--format", "mermaid", "--output", str(target)]) == 0
+    assert plan_main(["--stack", "prod", "--format", "mermaid", "--output", str(target)]) == 0
     assert str(target) in capsys.readouterr().err
     text = target.read_text()
     assert text.startswith("flowchart LR\n")
@@ -292,7 +307,7 @@ def test_mermaid_file_has_every_node_group_after_the_release(tmp_path: Path,
 
 
 def test_json_is_parseable_and_complete(capsys: pytest.CaptureFixture[str]) -> None:
-    assert plan.main(["--stack", "dev", "--format", "json"]) == 0
+    assert plan_main(["--stack", "dev", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     names = {s["label"]: s for s in doc["steps"]}
     assert names["nodes-general-mng"]["wave"] > names["cilium-release"]["wave"] > names["cluster-eks"]["wave"]
@@ -309,7 +324,7 @@ def test_json_is_parseable_and_complete(capsys: pytest.CaptureFixture[str]) -> N
 def test_image_without_graphviz_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` anywhere
-    assert plan.main(["--stack", "dev", "--image", "png", "--output", str(tmp_path / "g.png")]) == 1
+    assert plan_main(["--stack", "dev", "--image", "png", "--output", str(tmp_path / "g.png")]) == 1
     err = capsys.readouterr().err
     assert "Graphviz" in err and "apt-get install graphviz" in err and "brew install graphviz" in err
     assert not (tmp_path / "g.png").exists()
@@ -324,7 +339,7 @@ def test_image_is_drawn_by_dot_from_the_same_graph(tmp_path: Path, monkeypatch: 
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     target = tmp_path / "dev.svg"
-    assert plan.main(["--stack", "dev", "--format", "mermaid", "--output", str(tmp_path / "dev.mmd"),
+    assert plan_main(["--stack", "dev", "--format", "mermaid", "--output", str(tmp_path / "dev.mmd"),
                       "--image", "svg"]) == 0
     capsys.readouterr()
     drawn = target.read_text()

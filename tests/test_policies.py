@@ -24,19 +24,21 @@ from typing import Any, ClassVar
 import pulumi_policy
 import pytest
 
-from cilium_eks import mockengine
-from cilium_eks.cilium_values import (
-    AGENT_NOT_READY_TAINT,
-    CILIUM_CHART,
-    OPERATOR_ACTIONS_ALWAYS,
-    OPERATOR_ACTIONS_CONDITIONAL,
-)
-from cilium_eks.config import DEFAULT_CILIUM_VERSION, REMOVED_CILIUM_VALUES
-from cilium_eks.mockengine import PROJECT_DIR, Graph, RecordedResource, stack_config
-from policies import adapter, rules
-from policies.adapter import Evaluation, Violation, evaluate
-from policies.props import chart_name
+from cilium_eks.cilium import AGENT_NOT_READY_TAINT, chart_name
+from cilium_eks.cilium import CHART as CILIUM_CHART
+from cilium_eks.cilium import DEFAULT_VERSION as DEFAULT_CILIUM_VERSION
+from cilium_eks.cilium import REMOVED_VALUES as REMOVED_CILIUM_VALUES
+from cilium_eks.operator_iam import ACTIONS_ALWAYS as OPERATOR_ACTIONS_ALWAYS
+from cilium_eks.operator_iam import ACTIONS_CONDITIONAL as OPERATOR_ACTIONS_CONDITIONAL
+from policies import guardrails as rules
+from policies.guardrails import resources, schemas
 from tests.conftest import committed_graph, graph_with
+from tooling import mockengine
+from tooling import policy_adapter as adapter
+from tooling.mockengine import Graph, RecordedResource
+from tooling.paths import PROJECT_DIR
+from tooling.policy_adapter import Evaluation, Violation, evaluate
+from tooling.stackfiles import stack_config
 
 RULE_NAMES = [
     "eks-no-default-node-group", "cilium-eni-mode", "cilium-version-pinned", "cilium-release-does-not-wait",
@@ -73,20 +75,20 @@ def one(graph: Graph, type_: str, where: Callable[[RecordedResource], bool] = la
 
 
 def release(graph: Graph) -> RecordedResource:
-    return one(graph, rules.HELM_RELEASE, lambda r: r.inputs.get("chart") == CILIUM_CHART)
+    return one(graph, resources.HELM_RELEASE, lambda r: r.inputs.get("chart") == CILIUM_CHART)
 
 
 def eks_cluster(graph: Graph) -> RecordedResource:
-    return one(graph, rules.EKS_CLUSTER)
+    return one(graph, resources.EKS_CLUSTER)
 
 
 def operator_role(graph: Graph) -> RecordedResource:
     urns = set(release(graph).property_dependencies["values"])
-    return one(graph, rules.IAM_ROLE, lambda r: r.urn in urns)
+    return one(graph, resources.IAM_ROLE, lambda r: r.urn in urns)
 
 
 def operator_policy(graph: Graph) -> RecordedResource:
-    attachment = one(graph, rules.IAM_ROLE_POLICY_ATTACHMENT,
+    attachment = one(graph, resources.IAM_ROLE_POLICY_ATTACHMENT,
                      lambda r: operator_role(graph).urn in r.property_dependencies.get("role", ()))
     return graph.get(attachment.property_dependencies["policyArn"][0])
 
@@ -156,8 +158,8 @@ def test_rules_import_without_starting_the_policy_server(monkeypatch: pytest.Mon
     monkeypatch.setattr(pulumi_policy.policy, "PolicyPack", _Boom)
     for name in [m for m in sys.modules if m == "policies" or m.startswith("policies.")]:
         monkeypatch.delitem(sys.modules, name)
-    fresh = importlib.import_module("policies.rules")
-    importlib.import_module("policies.adapter")
+    fresh = importlib.import_module("policies.guardrails")
+    importlib.import_module("tooling.policy_adapter")
     assert [p.name for p in fresh.build_policies()] == RULE_NAMES
 
 
@@ -180,6 +182,8 @@ def test_entry_point_builds_the_pack_for_the_stack_it_runs_for(monkeypatch: pyte
     monkeypatch.setenv("PULUMI_STACK", "any")
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
     _Recorder.calls.clear()
+    # The engine runs the pack with its own folder on sys.path (pulumi.policy's runner).
+    monkeypatch.syspath_prepend(str(PROJECT_DIR / "policies"))
     runpy.run_path(str(PROJECT_DIR / "policies" / "__main__.py"), run_name="__main__")
     (call,) = _Recorder.calls
     assert call["name"] == rules.PACK_NAME
@@ -192,11 +196,17 @@ def test_entry_point_builds_the_pack_for_the_stack_it_runs_for(monkeypatch: pyte
         assert p.enforcement_level == expected, name
 
 
-def test_entry_point_runs_from_the_pack_directory_like_the_engine_starts_it():
-    """pulumi's runner does runpy.run_path(".") in policies/: only policies/ is on sys.path.
-    The pack must still find policies.rules and cilium_eks (PolicyPack replaced, so no server)."""
+def test_entry_point_runs_from_the_pack_directory_without_the_program():
+    """pulumi's runner (``python -m pulumi.policy``) does runpy.run_path(".") in policies/: only
+    policies/ is on sys.path. The pack must run from there with the program, its components and
+    the tooling unimportable, as after `pulumi policy publish` (PolicyPack replaced: no server)."""
     code = (
-        "import json, runpy, pulumi_policy\n"
+        "import json, runpy, sys, importlib.abc, pulumi_policy\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('cilium_eks', 'components', 'tooling', 'policies'):\n"
+        "            raise ImportError(f'the pack imported {name} from outside its folder')\n"
+        "sys.meta_path.insert(0, Block())\n"
         "class R:\n"
         "    def __init__(self, **kw):\n"
         "        print(json.dumps([p.name for p in kw['policies']]))\n"
@@ -235,10 +245,10 @@ def test_the_graph_holds_what_the_rules_inspect(stack: str):
     program stopped producing them, every rule below would pass vacuously."""
     graph = committed_graph(stack)
     types = {r.type for r in graph}
-    assert {rules.EKS_CLUSTER_COMPONENT, rules.EKS_CLUSTER, rules.HELM_RELEASE, rules.DAEMONSET_PATCH,
-            rules.IAM_ROLE, rules.IAM_POLICY, rules.IAM_ROLE_POLICY_ATTACHMENT,
+    assert {resources.EKS_CLUSTER_COMPONENT, resources.EKS_CLUSTER, resources.HELM_RELEASE, resources.DAEMONSET_PATCH,
+            resources.IAM_ROLE, resources.IAM_POLICY, resources.IAM_ROLE_POLICY_ATTACHMENT,
             "eks:index:ManagedNodeGroup", "aws:eks/nodeGroup:NodeGroup"} <= types
-    assert rules.is_cilium_release(rules.HELM_RELEASE, release(graph).inputs)
+    assert resources.is_cilium_release(resources.HELM_RELEASE, release(graph).inputs)
     assert len(graph.of_type("eks:index:ManagedNodeGroup")) == len(stack_config(stack)["cilium-eks:nodeGroups"])
 
 
@@ -304,7 +314,7 @@ def test_remote_component_inputs_change_nothing_on_committed_stacks(stack: str):
 
 
 def _with_default_node_group(graph: Graph) -> Graph:
-    cluster = one(graph, rules.EKS_CLUSTER_COMPONENT)
+    cluster = one(graph, resources.EKS_CLUSTER_COMPONENT)
     cluster.inputs["skipDefaultNodeGroup"] = False
     # What pulumi-eks registers (and the mock engine records) without skipDefaultNodeGroup.
     add_child(graph, cluster, "eks:index:NodeGroupV2", cluster.name, {"clusterName": cluster.inputs["name"]},
@@ -316,12 +326,12 @@ def test_default_node_group_is_refused(stack: str):
     ev = evaluate(_with_default_node_group(mutable(stack)))
     (v,) = assert_only(stack, ev, "eks-no-default-node-group", "is the default node group of EKS cluster",
                        "skip_default_node_group=True", "`cilium-eks:nodeGroups`")
-    assert v.resource == one(committed_graph(stack), rules.EKS_CLUSTER_COMPONENT).name
+    assert v.resource == one(committed_graph(stack), resources.EKS_CLUSTER_COMPONENT).name
 
 
 def test_default_node_group_is_refused_from_component_inputs_where_the_engine_passes_them():
     graph = mutable("dev")
-    one(graph, rules.EKS_CLUSTER_COMPONENT).inputs["skipDefaultNodeGroup"] = False
+    one(graph, resources.EKS_CLUSTER_COMPONENT).inputs["skipDefaultNodeGroup"] = False
     base = evaluate(committed_graph("dev"), remote_component_inputs=True)
     assert_only("dev", evaluate(graph, remote_component_inputs=True), "eks-no-default-node-group",
                 "sets skipDefaultNodeGroup to False", base=base)
@@ -473,7 +483,7 @@ def test_node_group_without_the_agent_not_ready_taint_is_refused(stack: str, tai
 
 
 def _aws_node_disabler(graph: Graph) -> RecordedResource:
-    found = [r for r in graph if r.type in (rules.DAEMONSET_PATCH, "command:local:Command")
+    found = [r for r in graph if r.type in (resources.DAEMONSET_PATCH, "command:local:Command")
              and "-aws-node-aws-node-" in r.name]
     assert len(found) == 1, [r.name for r in found]
     return found[0]
@@ -493,7 +503,7 @@ def test_cilium_not_waiting_for_the_aws_node_removal_is_refused(mode: str):
     graph = mutable("dev") if mode == "patch" else copy.deepcopy(delete_mode_graph())
     base = baseline("dev") if mode == "patch" else evaluate(delete_mode_graph())
     drop_dependency(release(graph), _aws_node_disabler(graph).urn)
-    assert_only("dev", evaluate(graph), "vpc-cni-disabled", "does not depend on what disables aws-node",
+    assert_only("dev", evaluate(graph), "vpc-cni-disabled", "which disables aws-node",
                 "CiliumArgs.cni_removed", base=base)
 
 
@@ -515,9 +525,9 @@ def test_cluster_created_without_self_managed_addons_needs_no_removal():
 
 def test_managed_vpc_cni_addon_is_refused(stack: str):
     graph = mutable(stack)
-    cluster = one(graph, rules.EKS_CLUSTER_COMPONENT)
+    cluster = one(graph, resources.EKS_CLUSTER_COMPONENT)
     # What the mock engine (like pulumi-eks) registers with useDefaultVpcCni=False.
-    add_child(graph, cluster, rules.EKS_VPC_CNI_ADDON, f"{cluster.name}-vpc-cni",
+    add_child(graph, cluster, resources.EKS_VPC_CNI_ADDON, f"{cluster.name}-vpc-cni",
               {"clusterName": cluster.inputs["name"]}, custom=False)
     assert_only(stack, evaluate(graph), "vpc-cni-disabled", "managed vpc-cni add-on", "use_default_vpc_cni=True")
 
@@ -553,7 +563,7 @@ def test_operator_policy_beyond_the_eni_actions_is_refused(stack: str, edit: Cal
 def test_allowed_actions_are_configurable():
     graph = mutable("dev")
     _edit_policy(graph, lambda st: st["Action"].append("ec2:DescribeAvailabilityZones"))
-    allowed = [*rules.OPERATOR_ALLOWED_ACTIONS, "ec2:DescribeAvailabilityZones"]
+    allowed = [*schemas.OPERATOR_ALLOWED_ACTIONS, "ec2:DescribeAvailabilityZones"]
     ev = evaluate(graph, pack_config={"cilium-operator-least-privilege": {"allowedActions": allowed}})
     assert ev.violations == baseline("dev").violations
 
@@ -580,7 +590,7 @@ def test_operator_trust_beyond_its_service_account_is_refused(stack: str, edit: 
 def test_managed_policy_on_the_operator_role_is_refused():
     graph = mutable("prod")
     role = operator_role(graph)
-    add_child(graph, graph.get(str(role.parent)), rules.IAM_ROLE_POLICY_ATTACHMENT, "operator-ec2-full",
+    add_child(graph, graph.get(str(role.parent)), resources.IAM_ROLE_POLICY_ATTACHMENT, "operator-ec2-full",
               {"policyArn": "arn:aws:iam::aws:policy/AmazonEC2FullAccess", "role": role.outputs["name"]},
               custom=True, synthetic=False, property_dependencies={"role": (role.urn,)})
     assert_only("prod", evaluate(graph), "cilium-operator-least-privilege",
@@ -631,7 +641,7 @@ def test_hubble_requirements_are_configurable():
 
 def test_internet_facing_hubble_ui_is_reported():
     graph = mutable("prod")
-    service = one(graph, rules.SERVICE, lambda r: r.inputs["spec"].get("selector") == {"k8s-app": "hubble-ui"})
+    service = one(graph, resources.SERVICE, lambda r: r.inputs["spec"].get("selector") == {"k8s-app": "hubble-ui"})
     service.inputs["metadata"]["annotations"] = {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
     (v,) = assert_only("prod", evaluate(graph), "hubble-observability", "internet-facing load balancer",
                        "`cilium-eks:hubbleUiAccess`", level="advisory")

@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from cilium_eks import demo, verify
-from cilium_eks.verify import FAIL, PASS, SKIP, CommandOutcome
+from cilium_eks import demo
+from tooling import verify
+from tooling.verify import FAIL, PASS, SKIP, CommandOutcome
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verify"
 NODE_A = "ip-10-0-21-87.eu-west-1.compute.internal"

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from cilium_eks.mockengine import PROJECT_DIR, stack_files
 from tests.test_entrypoint import load_stack_module, makefile_targets, readme_test_command
+from tooling.paths import PROJECT_DIR
+from tooling.stackfiles import stack_files
 
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
 sp = load_stack_module()

@@ -1,13 +1,13 @@
 """Living docs: the generated sections of docs/ come from the code and are checked in sync.
 
-    python -m cilium_eks.docs           # rewrite the generated sections of docs/*.md
-    python -m cilium_eks.docs --check   # exit 1 naming every file whose generated section is stale
+    python -m tooling.docs           # rewrite the generated sections of docs/*.md
+    python -m tooling.docs --check   # exit 1 naming every file whose generated section is stale
 
 Only the text between ``<!-- BEGIN GENERATED <name> ... -->`` and ``<!-- END GENERATED <name> -->``
 is written; everything around it is hand-written and kept. Generated today:
 
 * docs/architecture.md, section ``dependency-graph``: the dev stack's plan (Mermaid graph, waves,
-  critical path, ordering checks), from ``cilium_eks.plan`` on the real program.
+  critical path, ordering checks), from ``tooling.plan`` on the real program.
 * docs/configuration.md, section ``reference``: every key of ``CONFIG_KEYS`` with its type,
   default, value in each committed stack and meaning, and the fields of the object-valued keys.
 * docs/upgrading.md, section ``versions``: the Kubernetes and Cilium versions the validator
@@ -28,24 +28,22 @@ from typing import Any
 
 import yaml
 
+from cilium_eks.cilium import MIN_VERSION as MIN_CILIUM_VERSION
+from cilium_eks.cilium import NEWEST_MINOR as NEWEST_CILIUM_MINOR
+from cilium_eks.cilium import OWNED_VALUES as PROGRAM_OWNED_CILIUM_VALUES
+from cilium_eks.cilium import REMOVED_VALUES as REMOVED_CILIUM_VALUES
+from cilium_eks.config import CONFIG_KEYS, CONFIG_KEYS_BY_NAME, DEFAULT_NODE_GROUPS, ConfigKey
+from cilium_eks.eks import CAPACITY_TYPES, SUPPORTED_KUBERNETES_VERSIONS
+
 from . import plan as plan_mod
-from .config import (
-    CAPACITY_TYPES,
-    CONFIG_KEYS,
-    CONFIG_KEYS_BY_NAME,
-    DEFAULT_NODE_GROUPS,
-    MIN_CILIUM_VERSION,
-    NEWEST_CILIUM_MINOR,
-    PROGRAM_OWNED_CILIUM_VALUES,
-    REMOVED_CILIUM_VALUES,
-    SUPPORTED_KUBERNETES_VERSIONS,
-    ConfigKey,
-)
-from .mockengine import PROJECT_DIR, project_name, stack_config, stack_files
+from .paths import PROJECT_DIR
+from .plan import make_plan
+from .plan.diagram import render_mermaid
+from .stackfiles import project_name, stack_config, stack_files
 
 DOCS_DIR = PROJECT_DIR / "docs"
 ARCHITECTURE_STACK = "dev"
-REGENERATE = "python -m cilium_eks.docs"
+REGENERATE = "python -m tooling.docs"
 
 #: The fields of one `nodeGroups` entry: (type, meaning). Must cover exactly the fields the
 #: validator knows (DEFAULT_NODE_GROUPS carries a default for each); generation fails otherwise.
@@ -98,16 +96,16 @@ def render(text: str, name: str, content: str) -> str:
 
 
 def architecture_section(plan: plan_mod.Plan | None = None) -> str:
-    p = plan or plan_mod.make_plan(ARCHITECTURE_STACK)
+    p = plan or make_plan(ARCHITECTURE_STACK)
     stack = p.graph.stack
     lines = [
         f"Generated from `Pulumi.{stack}.yaml`: the real `__main__.py` evaluated offline under the mock engine "
-        f"(`python -m cilium_eks.plan --stack {stack}` shows the same, with the Cilium values and outputs).",
+        f"(`python -m tooling.plan --stack {stack}` shows the same, with the Cilium values and outputs).",
         "An arrow A → B means B waits for A; dotted arrows are `depends_on` (no data links the two). "
         "Waits implied by another wait are left out. Outlined: slow steps; shaded: the critical path.",
         "",
         "```mermaid",
-        plan_mod.render_mermaid(p).rstrip("\n"),
+        render_mermaid(p).rstrip("\n"),
         "```",
         "",
         "| Wave | Created in parallel |",
@@ -176,8 +174,9 @@ def _structured(key: ConfigKey, stacks: Mapping[str, Mapping[str, Any]], project
 def _node_group_fields() -> list[str]:
     defaults = DEFAULT_NODE_GROUPS["general"]
     if set(defaults) != set(NODE_GROUP_FIELDS):
-        raise DocsError(f"nodeGroups fields changed in cilium_eks/config.py: documented {sorted(NODE_GROUP_FIELDS)}, "
-                        f"validated {sorted(defaults)}; update NODE_GROUP_FIELDS in cilium_eks/docs.py")
+        raise DocsError(f"nodeGroups fields changed in cilium_eks/config/keys.py: documented "
+                        f"{sorted(NODE_GROUP_FIELDS)}, validated {sorted(defaults)}; update NODE_GROUP_FIELDS in "
+                        "tooling/docs.py")
     lines = ["Each entry is `<group name>: {fields}`; the name (1-20 lower-case letters, digits, dashes) becomes "
              "part of AWS names. A field left out takes its default.", "",
              "| Field | Type | Default | Meaning |", "|---|---|---|---|"]
@@ -212,10 +211,10 @@ def configuration_section() -> str:
     names = list(stacks)
     missing = [k.name for k in CONFIG_KEYS if k.type == "object" and k.name not in OBJECT_FIELDS]
     if missing:
-        raise DocsError(f"object-valued keys without a field description in cilium_eks/docs.py: {missing}")
+        raise DocsError(f"object-valued keys without a field description in tooling/docs.py: {missing}")
 
     lines = [
-        f"Generated from `CONFIG_KEYS` in `cilium_eks/config.py` and the committed stack files "
+        f"Generated from `CONFIG_KEYS` in `cilium_eks/config/keys.py` and the committed stack files "
         f"({', '.join(f'`Pulumi.{s}.yaml`' for s in names)}). Keys are set per stack, namespaced with the "
         f"project: `pulumi config set {project}:<key> <value>` or in the stack file.",
         "",
@@ -260,7 +259,7 @@ def versions_section() -> str:
     lo = ".".join(map(str, MIN_CILIUM_VERSION))
     hi = ".".join(map(str, NEWEST_CILIUM_MINOR))
     lines = [
-        "What `cilium_eks/config.py` accepts today, and what each committed stack pins:",
+        "What `cilium_eks/config` accepts today, and what each committed stack pins:",
         "",
         f"- `kubernetesVersion`: one of {', '.join(f'`{v}`' for v in SUPPORTED_KUBERNETES_VERSIONS)} "
         f"(default `{CONFIG_KEYS_BY_NAME['kubernetesVersion'].default}`).",
@@ -311,7 +310,7 @@ def stale(docs_dir: Path = DOCS_DIR) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cilium_eks.docs",
+    parser = argparse.ArgumentParser(prog="python -m tooling.docs",
                                      description="Regenerate (or --check) the generated sections of docs/.")
     parser.add_argument("--check", action="store_true", help="only report stale docs; exit 1 if any")
     parser.add_argument("--docs-dir", type=Path, default=DOCS_DIR, help=argparse.SUPPRESS)

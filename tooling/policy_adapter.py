@@ -1,4 +1,4 @@
-"""Evaluate the policy pack offline, against a graph recorded by ``cilium_eks.mockengine``.
+"""Evaluate the policy pack offline, against a graph recorded by ``tooling.mockengine``.
 
 The adapter plays the engine's part and nothing else. For every recorded resource it
 builds the request the engine sends a policy pack (``sdk/go/common/resource/plugin/
@@ -34,10 +34,12 @@ from pulumi_policy import EnforcementLevel, Policy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from cilium_eks import mockengine
-from cilium_eks.mockengine import Graph, RecordedResource, ResourceRef, Secret
-from policies.props import urn_name
-from policies.rules import PACK_NAME, StackContext, build_policies
+from policies.guardrails import PACK_NAME, build_policies
+from policies.guardrails.context import StackContext
+from policies.guardrails.props import urn_name
+
+from .mockengine import UNKNOWN, Graph, RecordedResource, ResourceRef, Secret
+from .stackfiles import stack_config as stack_file_config
 
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -113,7 +115,7 @@ def wire(value: Any) -> Any:
         return {_SIG_KEY: _SECRET_SIG, "value": wire(value.value)}
     if isinstance(value, ResourceRef):
         return value.id if value.id else value.urn
-    if isinstance(value, type(mockengine.UNKNOWN)):  # also a deep copy of the sentinel
+    if isinstance(value, type(UNKNOWN)):  # also a deep copy of the sentinel
         return UNKNOWN_STRING_VALUE
     if isinstance(value, Mapping):
         return {str(k): wire(v) for k, v in value.items() if not str(k).startswith("__")}
@@ -245,7 +247,7 @@ def _violations(response: Any, policies: Iterable[Policy], resource_urn: str | N
 
 def context_for(graph: Graph, stack_config: Mapping[str, Any] | None = None) -> StackContext:
     """The context the engine would give the pack for this graph's stack (its config)."""
-    config = mockengine.stack_config(graph.stack) if stack_config is None else stack_config
+    config = stack_file_config(graph.stack) if stack_config is None else stack_config
     return StackContext.from_config(graph.project, graph.stack, config)
 
 

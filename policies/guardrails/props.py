@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -147,21 +146,6 @@ def world_open(cidr: Any) -> bool:
 # --------------------------------------------------------------------------------------
 # Resource identity
 # --------------------------------------------------------------------------------------
-
-_CHART_VERSION_SUFFIX = re.compile(r"^(?P<name>.+?)-\d+\.\d+\.\d+.*$")
-
-
-def chart_name(chart: Any) -> str | None:
-    """The bare chart name of a Helm release's ``chart`` input, whatever form it takes:
-    ``cilium``, ``cilium/cilium`` (repo/chart), ``oci://quay.io/cilium/charts/cilium``,
-    ``https://helm.cilium.io/cilium-1.20.0.tgz`` or a local path."""
-    if not isinstance(chart, str) or not chart.strip():
-        return None
-    last = chart.strip().rstrip("/").rsplit("/", 1)[-1]
-    last = last.removesuffix(".tgz").removesuffix(".tar.gz")
-    m = _CHART_VERSION_SUFFIX.match(last)
-    return m["name"] if m else last
-
 
 def urn_type(urn: str | None) -> str | None:
     """The resource type a URN names (the last segment of its qualified type)."""

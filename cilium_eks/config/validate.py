@@ -1,10 +1,9 @@
-"""Stack configuration: the declared keys, a frozen typed model, and a pure validator.
+"""The pure validator: plain config values in, a ``StackConfig`` or every problem out.
 
-The program reads configuration exactly once (``read_stack_config``) and hands a
-``StackConfig`` to the components. ``parse_config`` is pure: it takes plain values
-(what ``Pulumi.<stack>.yaml`` holds) and either returns a ``StackConfig`` or raises a
-``ConfigError`` listing *every* problem, each with its config key and the fix. Nothing
-is declared before that, so a bad stack file never produces half a cluster.
+``parse_config`` takes what ``Pulumi.<stack>.yaml`` holds (or the strings the Pulumi CLI
+hands a program) and either returns a ``StackConfig`` or raises a ``ConfigError`` listing
+*every* problem, each with its config key and the fix. Nothing is declared before that, so
+a bad stack file never produces half a cluster.
 """
 
 from __future__ import annotations
@@ -14,65 +13,27 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
-# --------------------------------------------------------------------------------------
-# Facts the validator relies on
-# --------------------------------------------------------------------------------------
-
-#: Cilium releases this program knows how to configure. Below 1.16 the ENI defaults and
-#: value names differ; above the newest minor the chart has not been checked.
-MIN_CILIUM_VERSION = (1, 16, 0)
-NEWEST_CILIUM_MINOR = (1, 20)
-DEFAULT_CILIUM_VERSION = "1.20.0"
-
-#: EKS Kubernetes versions accepted (EKS standard + extended support at the time of writing).
-SUPPORTED_KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")
-DEFAULT_KUBERNETES_VERSION = "1.34"
-
-CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-AWS_NODE_MODES = ("patch", "delete")
-NAT_GATEWAY_MODES = ("single", "one-per-az")
-ENVIRONMENTS = ("development", "staging", "production")
-HUBBLE_UI_ACCESS = ("port-forward", "internal-load-balancer")
-DEMO_POLICIES = ("none", "l3l4", "l7")
-CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
-
-#: Helm value paths that current Cilium charts removed or made obsolete, with the fix.
-REMOVED_CILIUM_VALUES: Mapping[str, str] = MappingProxyType(
-    {
-        "tunnel": "removed in Cilium 1.15 (the chart refuses it); ENI mode needs "
-        "`routingMode: native`, which this program already sets",
-        "egressMasqueradeInterfaces": "obsolete: since Cilium 1.18 ENI mode does not masquerade "
-        "IPv4 by default, and AL2023 names the first NIC `ens5`, not `eth0`",
-        "containerRuntime": "removed in Cilium 1.14; the agent detects the runtime itself",
-        "installIptablesRules": "removed; use `installNoConntrackIptablesRules` or leave the default",
-        "kubeProxyReplacementHealthzBindAddr.strict": "never existed; set `kubeProxyReplacement: true`",
-    }
+from ..cilium import (
+    DEFAULT_VERSION as DEFAULT_CILIUM_VERSION,
 )
-
-#: Values the program owns: ENI IPAM cannot work if a per-stack override changes them.
-PROGRAM_OWNED_CILIUM_VALUES = (
-    "eni.enabled",
-    "eni.iamRole",
-    "eni.subnetTagsFilter",
-    "ipam.mode",
-    "routingMode",
-    "cluster.name",
-    "operator.replicas",
-    "kubeProxyReplacement",
-    "k8sServiceHost",
-    "k8sServicePort",
-    "hubble.enabled",
-    "hubble.relay.enabled",
-    "hubble.ui.enabled",
+from ..cilium import (
+    LEGACY_KUBE_PROXY_REPLACEMENT,
+    MIN_VERSION,
+    NEWEST_MINOR,
+    OWNED_VALUES,
+    REMOVED_VALUES,
+    CiliumOptions,
+    flatten,
+    parse_version,
 )
-
-_LEGACY_KPR_VALUES = ("strict", "partial", "probe", "disabled")
+from ..eks import CAPACITY_TYPES, CONTROL_PLANE_LOG_TYPES, ClusterSpec, NodeGroupSpec
+from ..network import ExistingVpc, NewVpc, default_subnet_cidrs
+from .keys import CONFIG_KEYS, CONFIG_KEYS_BY_NAME, DEFAULT_NODE_GROUPS, ConfigKey
+from .model import StackConfig
 
 # Cilium's cluster.name: at most 32 characters, lower-case alphanumerics and dashes.
 _CILIUM_CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
@@ -83,201 +44,6 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|assumed-role)/.+$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-
-
-# --------------------------------------------------------------------------------------
-# Declared keys: the single source for Pulumi.yaml, the validator and the config reference
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConfigKey:
-    """One project config key. ``type`` is a Pulumi project config type, or ``object``
-    for structured keys that Pulumi.yaml cannot type (they are documented there instead)."""
-
-    name: str
-    type: str  # "string" | "integer" | "boolean" | "array" | "object"
-    default: Any
-    description: str
-    choices: tuple[str, ...] = ()
-
-
-DEFAULT_NODE_GROUPS: Mapping[str, Any] = MappingProxyType(
-    {
-        "general": {
-            "instanceTypes": ["m6i.large"],
-            "capacityType": "ON_DEMAND",
-            "minSize": 2,
-            "desiredSize": 2,
-            "maxSize": 4,
-            "diskSizeGiB": 50,
-            "labels": {},
-        }
-    }
-)
-
-CONFIG_KEYS: tuple[ConfigKey, ...] = (
-    ConfigKey("environment", "string", "development",
-              "Environment class. `production` turns on the strict checks (no public API "
-              "endpoint open to 0.0.0.0/0, mandatory policies).", ENVIRONMENTS),
-    ConfigKey("vpcCidr", "string", "10.0.0.0/16",
-              "IPv4 CIDR of the VPC this program creates (ignored with existingVpcId). Pods take "
-              "their IPs from it in ENI mode, so size it for pods, not only nodes."),
-    ConfigKey("availabilityZoneCount", "integer", 2,
-              "Number of availability zones to spread subnets and nodes over (2 to 6)."),
-    ConfigKey("natGateways", "string", "single",
-              "`single`: one shared NAT gateway (cheap, one AZ is a single point of failure); "
-              "`one-per-az`: a NAT gateway per AZ (highly available).", NAT_GATEWAY_MODES),
-    ConfigKey("publicSubnetCidrs", "array", [],
-              "Public subnet CIDRs (load balancers, NAT), one per AZ, inside vpcCidr. Empty: "
-              "small blocks (/24 in a /16) from the last quarter of vpcCidr."),
-    ConfigKey("privateSubnetCidrs", "array", [],
-              "Private subnet CIDRs (nodes and pod ENIs), one per AZ, inside vpcCidr. Empty: "
-              "a quarter of vpcCidr per AZ (an eighth with more than 3 AZs), room for pods."),
-    ConfigKey("existingVpcId", "string", "",
-              "Bring your own VPC: its id. Requires existingPrivateSubnetIds (and "
-              "existingPublicSubnetIds for internet-facing load balancers)."),
-    ConfigKey("existingPrivateSubnetIds", "array", [],
-              "With existingVpcId: private subnet ids for nodes and pod ENIs, at least 2 AZs."),
-    ConfigKey("existingPublicSubnetIds", "array", [],
-              "With existingVpcId: public subnet ids (optional)."),
-    ConfigKey("kubernetesVersion", "string", DEFAULT_KUBERNETES_VERSION,
-              "EKS Kubernetes version, `1.NN`.", SUPPORTED_KUBERNETES_VERSIONS),
-    ConfigKey("endpointPrivateAccess", "boolean", True,
-              "Reach the Kubernetes API from inside the VPC (nodes use it)."),
-    ConfigKey("endpointPublicAccess", "boolean", True,
-              "Reach the Kubernetes API from the internet, restricted to publicAccessCidrs. "
-              "Pulumi itself needs API access to install Cilium."),
-    ConfigKey("publicAccessCidrs", "array", [],
-              "CIDRs allowed to reach the public API endpoint. Required when "
-              "endpointPublicAccess is true; 0.0.0.0/0 is refused in production."),
-    ConfigKey("clusterLogTypes", "array", ["api", "audit", "authenticator"],
-              "Control-plane log types sent to CloudWatch."),
-    ConfigKey("clusterAdminArns", "array", [],
-              "IAM role/user ARNs given cluster-admin through EKS access entries (the identity "
-              "running `pulumi up` is admin already)."),
-    ConfigKey("awsNodeMode", "string", "patch",
-              "How the AWS VPC CNI is disabled: `patch` (DaemonSet kept, scheduled nowhere; "
-              "Cilium's recommendation) or `delete` (DaemonSet deleted, as the original recipe).",
-              AWS_NODE_MODES),
-    ConfigKey("ciliumVersion", "string", DEFAULT_CILIUM_VERSION,
-              "Exact Cilium chart version `x.y.z` (1.16.0 or newer, up to the newest checked minor)."),
-    ConfigKey("ciliumKubeProxyReplacement", "boolean", False,
-              "Let Cilium replace kube-proxy (sets k8sServiceHost to the EKS API endpoint)."),
-    ConfigKey("ciliumPrefixDelegation", "boolean", False,
-              "ENI prefix delegation: /28 prefixes per ENI slot, far more pods per node (Nitro "
-              "instances only)."),
-    ConfigKey("ciliumExtraValues", "object", {},
-              "Extra Helm values deep-merged into the Cilium release. Keys the chart removed "
-              "(`tunnel`, ...) and values the program owns (`eni.enabled`, `ipam.mode`, ...) are refused."),
-    ConfigKey("nodeGroups", "object", dict(DEFAULT_NODE_GROUPS),
-              "Managed node groups: a map from group name to {instanceTypes, capacityType "
-              "(ON_DEMAND|SPOT), minSize, desiredSize, maxSize, diskSizeGiB, labels}."),
-    ConfigKey("hubbleUiAccess", "string", "port-forward",
-              "How to reach the Hubble UI: `port-forward` (a kubectl command as a stack output) "
-              "or `internal-load-balancer` (an internal NLB reachable from the VPC only).",
-              HUBBLE_UI_ACCESS),
-    ConfigKey("demoEnabled", "boolean", False,
-              "Deploy the star-wars demo (deathstar, tiefighter, xwing) in its own namespace."),
-    ConfigKey("demoPolicy", "string", "l7",
-              "Demo policy stage: `none`, `l3l4` (only org=empire reaches deathstar on TCP 80) or "
-              "`l7` (and only POST /v1/request-landing).", DEMO_POLICIES),
-)
-
-CONFIG_KEYS_BY_NAME: Mapping[str, ConfigKey] = MappingProxyType({k.name: k for k in CONFIG_KEYS})
-
-
-# --------------------------------------------------------------------------------------
-# Typed model
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    vpc_cidr: str
-    availability_zone_count: int
-    nat_gateways: str
-    public_subnet_cidrs: tuple[str, ...]
-    private_subnet_cidrs: tuple[str, ...]
-    existing_vpc_id: str | None
-    existing_private_subnet_ids: tuple[str, ...]
-    existing_public_subnet_ids: tuple[str, ...]
-
-    @property
-    def bring_your_own_vpc(self) -> bool:
-        return self.existing_vpc_id is not None
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    kubernetes_version: str
-    endpoint_private_access: bool
-    endpoint_public_access: bool
-    public_access_cidrs: tuple[str, ...]
-    log_types: tuple[str, ...]
-    admin_arns: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class NodeGroupConfig:
-    name: str
-    instance_types: tuple[str, ...]
-    capacity_type: str
-    min_size: int
-    desired_size: int
-    max_size: int
-    disk_size_gib: int
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CiliumConfig:
-    version: str
-    kube_proxy_replacement: bool
-    prefix_delegation: bool
-    extra_values: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    project: str
-    stack: str
-    region: str
-    environment: str
-    network: NetworkConfig
-    cluster: ClusterConfig
-    aws_node_mode: str
-    cilium: CiliumConfig
-    node_groups: tuple[NodeGroupConfig, ...]
-    hubble_ui_access: str
-    demo_enabled: bool
-    demo_policy: str
-
-    @property
-    def name_prefix(self) -> str:
-        """Every physical name starts with this, so two stacks can share an account."""
-        return f"{self.project}-{self.stack}"
-
-    @property
-    def cluster_name(self) -> str:
-        return self.name_prefix
-
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "production"
-
-    @property
-    def total_min_nodes(self) -> int:
-        return sum(g.min_size for g in self.node_groups)
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return {
-            "project": self.project,
-            "stack": self.stack,
-            "environment": self.environment,
-            "managed-by": "pulumi",
-        }
 
 
 # --------------------------------------------------------------------------------------
@@ -357,10 +123,7 @@ def _coerce(raw: Any, key: ConfigKey, errs: _Collector) -> Any:
         try:
             value = json.loads(raw)
         except ValueError:
-            try:
-                value = yaml.safe_load(raw)
-            except yaml.YAMLError:
-                value = raw
+            value = raw
     if t == "array":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             errs.add(key.name, f"expected a list of strings, got {raw!r}",
@@ -443,9 +206,11 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
         stack=stack,
         region=str(region),
         environment=v["environment"],
+        vpc_cidr=v["vpcCidr"],
         network=network,
         cluster=cluster,
         aws_node_mode=v["awsNodeMode"],
+        cilium_version=v["ciliumVersion"],
         cilium=cilium,
         node_groups=node_groups,
         hubble_ui_access=v["hubbleUiAccess"],
@@ -469,28 +234,7 @@ def _network(cidr: str) -> ipaddress.IPv4Network | None:
     return net if isinstance(net, ipaddress.IPv4Network) else None
 
 
-def default_subnet_cidrs(vpc_cidr: str, az_count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Carve a VPC into per-AZ private and public subnets.
-
-    Private subnets get a quarter of the VPC each (an eighth with more than 3 AZs): pods
-    take VPC IPs in ENI mode, so they need the room. Public subnets (load balancers, NAT)
-    share the last block, /24 where it fits. Raises ValueError when the VPC is too small
-    to give every AZ at least a /28.
-    """
-    vpc = ipaddress.ip_network(vpc_cidr)
-    extra_bits = 2 if az_count <= 3 else 3
-    blocks = list(vpc.subnets(new_prefix=vpc.prefixlen + extra_bits))
-    private = tuple(str(b) for b in blocks[:az_count])
-    last = blocks[-1]
-    smallest_fit = last.prefixlen + (az_count - 1).bit_length()
-    if smallest_fit > 28:
-        raise ValueError(f"{vpc_cidr} is too small to hold {az_count} private and {az_count} public subnets")
-    public_prefix = min(max(smallest_fit, 24), 28)
-    public = tuple(str(b) for b in list(last.subnets(new_prefix=public_prefix))[:az_count])
-    return private, public
-
-
-def _parse_network(v: Mapping[str, Any], errs: _Collector) -> NetworkConfig:
+def _parse_network(v: Mapping[str, Any], errs: _Collector) -> NewVpc | ExistingVpc:
     az = v["availabilityZoneCount"]
     if not 2 <= az <= 6:
         errs.add("availabilityZoneCount", f"{az} availability zones: EKS needs subnets in at least 2 "
@@ -542,16 +286,10 @@ def _parse_network(v: Mapping[str, Any], errs: _Collector) -> NetworkConfig:
         public = public or d_public
         if private and public:
             _check_subnets(vpc, private, public, az, errs)
-    return NetworkConfig(
-        vpc_cidr=vpc_cidr,
-        availability_zone_count=az,
-        nat_gateways=v["natGateways"],
-        public_subnet_cidrs=public,
-        private_subnet_cidrs=private,
-        existing_vpc_id=existing,
-        existing_private_subnet_ids=priv_ids,
-        existing_public_subnet_ids=pub_ids,
-    )
+    if existing is not None:
+        return ExistingVpc(vpc_id=existing, private_subnet_ids=priv_ids, public_subnet_ids=pub_ids)
+    return NewVpc(cidr=vpc_cidr, availability_zone_count=az, nat_gateways=v["natGateways"],
+                  public_subnet_cidrs=public, private_subnet_cidrs=private)
 
 
 def _check_subnets(vpc: ipaddress.IPv4Network, private: Sequence[str], public: Sequence[str],
@@ -577,7 +315,7 @@ def _check_subnets(vpc: ipaddress.IPv4Network, private: Sequence[str], public: S
                 errs.add(k2, f"{c2} overlaps {c1} ({k1})", "give every subnet its own, non-overlapping block")
 
 
-def _parse_cluster(v: Mapping[str, Any], errs: _Collector) -> ClusterConfig:
+def _parse_cluster(v: Mapping[str, Any], errs: _Collector) -> ClusterSpec:
     cidrs = tuple(v["publicAccessCidrs"])
     for c in cidrs:
         try:
@@ -600,7 +338,7 @@ def _parse_cluster(v: Mapping[str, Any], errs: _Collector) -> ClusterConfig:
         if not _IAM_PRINCIPAL_ARN.match(arn):
             errs.add("clusterAdminArns", f"{arn!r} is not an IAM role or user ARN",
                      "use arn:aws:iam::<account>:role/<name>")
-    return ClusterConfig(
+    return ClusterSpec(
         kubernetes_version=v["kubernetesVersion"],
         endpoint_private_access=v["endpointPrivateAccess"],
         endpoint_public_access=v["endpointPublicAccess"],
@@ -610,51 +348,36 @@ def _parse_cluster(v: Mapping[str, Any], errs: _Collector) -> ClusterConfig:
     )
 
 
-def parse_version(text: str) -> tuple[int, int, int] | None:
-    m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", text)
-    return (int(m[1]), int(m[2]), int(m[3])) if m else None
-
-
-def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, val in values.items():
-        path = f"{prefix}{k}"
-        out[path] = val
-        if isinstance(val, Mapping):
-            out.update(_flatten(val, path + "."))
-    return out
-
-
-def _parse_cilium(v: Mapping[str, Any], errs: _Collector) -> CiliumConfig:
+def _parse_cilium(v: Mapping[str, Any], errs: _Collector) -> CiliumOptions:
     version = v["ciliumVersion"]
     parsed = parse_version(version)
     if parsed is None:
         errs.add("ciliumVersion", f"{version!r} is not an exact x.y.z version",
                  f"pin a release, e.g. `pulumi config set ciliumVersion {DEFAULT_CILIUM_VERSION}`")
-    elif parsed < MIN_CILIUM_VERSION:
+    elif parsed < MIN_VERSION:
         errs.add("ciliumVersion", f"{version} is older than 1.16.0, whose ENI defaults this program relies on",
                  f"use {DEFAULT_CILIUM_VERSION}")
-    elif parsed[:2] > NEWEST_CILIUM_MINOR:
+    elif parsed[:2] > NEWEST_MINOR:
         errs.add("ciliumVersion", f"{version} is newer than the newest chart this program was checked "
-                 f"against ({NEWEST_CILIUM_MINOR[0]}.{NEWEST_CILIUM_MINOR[1]}.x)",
-                 f"use {DEFAULT_CILIUM_VERSION}, or check the new chart's values and raise NEWEST_CILIUM_MINOR")
+                 f"against ({NEWEST_MINOR[0]}.{NEWEST_MINOR[1]}.x)",
+                 f"use {DEFAULT_CILIUM_VERSION}, or check the new chart's values and raise NEWEST_MINOR "
+                 "in cilium_eks/cilium.py")
 
     extra = v["ciliumExtraValues"]
-    flat = _flatten(extra)
+    flat = flatten(extra)
     for path in flat:
-        for removed, why in REMOVED_CILIUM_VALUES.items():
+        for removed, why in REMOVED_VALUES.items():
             if path == removed or path.startswith(removed + "."):
                 errs.add(f"ciliumExtraValues.{path}", f"`{path}` is {why}", f"remove `{path}` from ciliumExtraValues")
-        if path in PROGRAM_OWNED_CILIUM_VALUES:
+        if path in OWNED_VALUES:
             errs.add(f"ciliumExtraValues.{path}", f"`{path}` is set by the program (ENI IPAM, IRSA, "
                      "Hubble and ordering depend on it)",
                      "remove it; use the dedicated config key (ciliumKubeProxyReplacement, hubbleUiAccess, ...)")
     kpr = flat.get("kubeProxyReplacement")
-    if isinstance(kpr, str) and kpr in _LEGACY_KPR_VALUES:
+    if isinstance(kpr, str) and kpr in LEGACY_KUBE_PROXY_REPLACEMENT:
         errs.add("ciliumExtraValues.kubeProxyReplacement", f"{kpr!r} was removed in Cilium 1.15",
                  "use ciliumKubeProxyReplacement true/false")
-    return CiliumConfig(
-        version=version,
+    return CiliumOptions(
         kube_proxy_replacement=v["ciliumKubeProxyReplacement"],
         prefix_delegation=v["ciliumPrefixDelegation"],
         extra_values=extra,
@@ -672,13 +395,13 @@ _NODE_GROUP_FIELDS: Mapping[str, Callable[[Any], bool]] = MappingProxyType({
 })
 
 
-def _parse_node_groups(groups: Mapping[str, Any], errs: _Collector) -> tuple[NodeGroupConfig, ...]:
+def _parse_node_groups(groups: Mapping[str, Any], errs: _Collector) -> tuple[NodeGroupSpec, ...]:
     if not groups:
         errs.add("nodeGroups", "no node group: Cilium and every workload need nodes",
                  "declare at least one group under nodeGroups")
         return ()
     defaults = DEFAULT_NODE_GROUPS["general"]
-    out: list[NodeGroupConfig] = []
+    out: list[NodeGroupSpec] = []
     for name, spec in groups.items():
         key = f"nodeGroups.{name}"
         if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?", str(name)):
@@ -720,7 +443,7 @@ def _parse_node_groups(groups: Mapping[str, Any], errs: _Collector) -> tuple[Nod
             if not _K8S_LABEL_KEY.match(str(lk)) or not isinstance(lv, str) or not _K8S_LABEL_VALUE.match(lv):
                 errs.add(f"{key}.labels", f"{lk}={lv!r} is not a valid Kubernetes label",
                          "use keys like team or example.com/team and string values of at most 63 characters")
-        out.append(NodeGroupConfig(
+        out.append(NodeGroupSpec(
             name=str(name),
             instance_types=tuple(merged["instanceTypes"]),
             capacity_type=merged["capacityType"],
@@ -733,14 +456,3 @@ def _parse_node_groups(groups: Mapping[str, Any], errs: _Collector) -> tuple[Nod
     if out and sum(g.max_size for g in out) < 1:
         errs.add("nodeGroups", "no group can have a node", "give at least one group maxSize >= 1")
     return tuple(out)
-
-
-def read_stack_config() -> StackConfig:
-    """Read the running stack's configuration once (inside a Pulumi program)."""
-    import pulumi
-    from pulumi.runtime import config as runtime_config
-
-    project = pulumi.get_project()
-    raw: dict[str, Any] = dict(runtime_config.get_config_env())
-    raw.update(runtime_config.CONFIG.get())
-    return parse_config(raw, project=project, stack=pulumi.get_stack(), region=raw.get("aws:region"))

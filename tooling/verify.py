@@ -1,8 +1,8 @@
 """Verify a running cluster: the manual recipe's checks, as code.
 
-    python -m cilium_eks.verify --stack dev                  # kubeconfig from the stack's outputs
-    python -m cilium_eks.verify --kubeconfig ~/.kube/config --context my-cluster
-    python -m cilium_eks.verify --stack dev --connectivity-test --timeout 90
+    python -m tooling.verify --stack dev                  # kubeconfig from the stack's outputs
+    python -m tooling.verify --kubeconfig ~/.kube/config --context my-cluster
+    python -m tooling.verify --stack dev --connectivity-test --timeout 90
 
 Every check prints one line, PASS, FAIL or SKIP (with the reason), followed by its evidence.
 The exit code is 0 when nothing failed, 1 when a check failed, 2 when verify could not run
@@ -41,8 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import demo
-from .cilium_values import AGENT_NOT_READY_TAINT, CILIUM_NAMESPACE
+from cilium_eks import demo
+from cilium_eks.cilium import AGENT_NOT_READY_TAINT
+from cilium_eks.cilium import NAMESPACE as CILIUM_NAMESPACE
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -749,7 +750,7 @@ def stack_kubeconfig(stack: str, which: Callable[[str], str | None] = shutil.whi
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m cilium_eks.verify", allow_abbrev=False,
+    p = argparse.ArgumentParser(prog="python -m tooling.verify", allow_abbrev=False,
                                 description="Check a running cluster the way the manual recipe did.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--stack", help="read the kubeconfig from this stack's outputs (needs the Pulumi CLI)")

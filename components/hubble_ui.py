@@ -1,9 +1,9 @@
-"""Hubble: how operators reach the Hubble UI of the Cilium release.
+"""HubbleUi: how people reach the Hubble UI of the Cilium release, and nothing else.
 
 Hubble itself (agent server, relay, UI, mTLS) is switched on through the Cilium release's
-values (`cilium_eks.cilium_values.hubble_values`): one release of the chart, never a
-second one. This component adds the access path: by default none at all beyond the
-cluster (a `kubectl port-forward` command as output), or an internal-only load balancer.
+values (``cilium_eks.hubble.hubble_values``): one release of the chart, never a second one.
+This component only adds the access path to the UI: by default none at all beyond the
+cluster (a ``kubectl port-forward`` command as output), or an internal-only load balancer.
 """
 
 from __future__ import annotations
@@ -14,28 +14,23 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from cilium_eks.cilium_values import CILIUM_NAMESPACE
+from cilium_eks.cilium import NAMESPACE as CILIUM_NAMESPACE
+from cilium_eks.hubble import (
+    INTERNAL_LB_ANNOTATIONS,
+    UI_ACCESS_MODES,
+    UI_LOCAL_PORT,
+    UI_SELECTOR,
+    UI_TARGET_PORT,
+    HubbleUiAccess,
+)
 
+# The token predates the class's name: kept so existing stacks' URNs do not change.
 TYPE_TOKEN = "cilium-eks:components:Hubble"
-UI_ACCESS_MODES = ("port-forward", "internal-load-balancer")
-LOCAL_PORT = 12000
-
-#: The chart's hubble-ui Deployment: pod label and container port.
-UI_SELECTOR = {"k8s-app": "hubble-ui"}
-UI_TARGET_PORT = 8081
-
-#: Internal scheme for both the in-cluster AWS cloud controller and the AWS Load Balancer
-#: Controller, so the UI can never get a public address whichever one handles it.
-INTERNAL_LB_ANNOTATIONS = {
-    "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
-    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
-    "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-}
 
 
 @dataclass(frozen=True)
-class HubbleArgs:
-    """Inputs of :class:`Hubble`.
+class HubbleUiArgs:
+    """Inputs of :class:`HubbleUi`.
 
     ``ui_access`` is ``port-forward`` (default in config; nothing is exposed) or
     ``internal-load-balancer`` (an internal NLB reachable only from ``allowed_cidrs``,
@@ -44,7 +39,7 @@ class HubbleArgs:
     kubeconfig command.
     """
 
-    ui_access: str
+    ui_access: HubbleUiAccess
     k8s_provider: k8s.Provider
     cilium_release: pulumi.Resource
     nodes: Sequence[pulumi.Resource]
@@ -53,11 +48,11 @@ class HubbleArgs:
     allowed_cidrs: Sequence[str]
 
 
-class Hubble(pulumi.ComponentResource):
+class HubbleUi(pulumi.ComponentResource):
     ui_command: pulumi.Output[str]
     ui_url: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: HubbleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: HubbleUiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         if args.ui_access not in UI_ACCESS_MODES:
             raise ValueError(f"ui_access must be one of {UI_ACCESS_MODES}, not {args.ui_access!r}")
@@ -69,7 +64,7 @@ class Hubble(pulumi.ComponentResource):
             lambda cluster: (
                 f"aws eks update-kubeconfig --region {args.region} --name {cluster} --alias {cluster} && "
                 f"kubectl --context {cluster} --namespace {CILIUM_NAMESPACE} port-forward service/hubble-ui "
-                f"{LOCAL_PORT}:80  # then open http://localhost:{LOCAL_PORT}"
+                f"{UI_LOCAL_PORT}:80  # then open http://localhost:{UI_LOCAL_PORT}"
             ))
         self.ui_url = None
         if args.ui_access == "internal-load-balancer":

@@ -1,8 +1,8 @@
 """Benchmark: wall time of one stack's program evaluation under the mock engine, and of
 the whole test suite. Numbers go into closing notes; tests never time anything.
 
-    .venv/bin/python scripts/benchmark.py                 # every stack, 5 runs each, plus the suite
-    .venv/bin/python scripts/benchmark.py --runs 10 --no-suite
+    .venv/bin/python -m tooling.benchmark                 # every stack, 5 runs each, plus the suite
+    .venv/bin/python -m tooling.benchmark --runs 10 --no-suite
 
 Targets (2-core machine): under 3 s per stack evaluation, under 30 s for the full suite.
 """
@@ -15,16 +15,14 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
+from .paths import PROJECT_DIR
 
 
 def time_stack(stack: str, runs: int) -> tuple[float, list[float]]:
     """(cold, warm runs): the first evaluation pays the SDK imports, later ones do not."""
     start = time.perf_counter()
-    from cilium_eks.mockengine import run_program
+    from .mockengine import run_program
 
     run_program(stack)
     cold = time.perf_counter() - start
@@ -51,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-suite", action="store_true")
     args = parser.parse_args(argv)
 
-    from cilium_eks.mockengine import stack_files
+    from .stackfiles import stack_files
 
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     for i, stack in enumerate(stack_files()):

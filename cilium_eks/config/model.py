@@ -1,0 +1,58 @@
+"""The frozen, typed configuration of one stack: the domain values of each part, plus the
+stack's identity (project, stack, region, environment) from which names and tags derive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..aws_node import AwsNodeMode
+from ..cilium import CiliumOptions
+from ..demo import DemoPolicy
+from ..eks import ClusterSpec, NodeGroupSpec
+from ..hubble import HubbleUiAccess
+from ..network import ExistingVpc, NewVpc
+from .keys import Environment
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    stack: str
+    region: str
+    environment: Environment
+    vpc_cidr: str
+    network: NewVpc | ExistingVpc
+    cluster: ClusterSpec
+    aws_node_mode: AwsNodeMode
+    cilium_version: str
+    cilium: CiliumOptions
+    node_groups: tuple[NodeGroupSpec, ...]
+    hubble_ui_access: HubbleUiAccess
+    demo_enabled: bool
+    demo_policy: DemoPolicy
+
+    @property
+    def name_prefix(self) -> str:
+        """Every physical name starts with this, so two stacks can share an account."""
+        return f"{self.project}-{self.stack}"
+
+    @property
+    def cluster_name(self) -> str:
+        return self.name_prefix
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def total_min_nodes(self) -> int:
+        return sum(g.min_size for g in self.node_groups)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "environment": self.environment,
+            "managed-by": "pulumi",
+        }

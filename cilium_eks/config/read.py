@@ -1,0 +1,23 @@
+"""Reading the running stack's configuration, inside a Pulumi program.
+
+The only module of this package that touches the Pulumi SDK, and only when called: the
+policy pack's copy of the package never calls it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import StackConfig
+from .validate import parse_config
+
+
+def read_stack_config() -> StackConfig:
+    """Read the running stack's configuration once; raises ``ConfigError`` with every problem."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    project = pulumi.get_project()
+    raw: dict[str, Any] = dict(runtime_config.get_config_env())
+    raw.update(runtime_config.CONFIG.get())
+    return parse_config(raw, project=project, stack=pulumi.get_stack(), region=raw.get("aws:region"))

@@ -1,0 +1,46 @@
+"""What the pack knows about the stack it runs for, before it sees any resource."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """What the pack knows about the stack it runs for, before it sees any resource.
+
+    ``environment`` is the program's own ``<project>:environment`` config value (the same
+    value the program writes into the cluster's ``environment`` tag). The engine passes a
+    policy pack the stack's config in ``PULUMI_CONFIG`` (and ``PULUMI_PROJECT``,
+    ``PULUMI_STACK``), so it is known when the pack starts. When it cannot be read, the
+    stack is treated as production: strict by default.
+    """
+
+    project: str | None = None
+    stack: str | None = None
+    environment: str | None = None
+
+    @property
+    def production(self) -> bool:
+        return self.environment is None or self.environment == PRODUCTION
+
+    @classmethod
+    def from_config(cls, project: str | None, stack: str | None, config: Mapping[str, Any]) -> StackContext:
+        env = config.get(f"{project}:environment") if project else None
+        return cls(project=project, stack=stack, environment=str(env) if isinstance(env, str) else None)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> StackContext:
+        environ = os.environ if environ is None else environ
+        try:
+            config = json.loads(environ.get("PULUMI_CONFIG") or "{}")
+        except ValueError:
+            config = {}
+        return cls.from_config(environ.get("PULUMI_PROJECT"), environ.get("PULUMI_STACK"),
+                               config if isinstance(config, dict) else {})

@@ -1,0 +1,1 @@
+"""One module per rule: its validator function, importable without starting the policy server."""

@@ -1,0 +1,165 @@
+"""Offline plan of a stack: what `pulumi up` would create, in which order, with which Cilium values.
+
+    python -m tooling.plan --stack dev                        # the report, on stdout
+    python -m tooling.plan --stack prod --format mermaid --output build/prod.mmd
+    python -m tooling.plan --stack dev --format json --output build/dev.json
+    python -m tooling.plan --stack dev --image svg --output build/dev.svg   # needs Graphviz `dot`
+    python -m tooling.plan --stack dev --set ciliumKubeProxyReplacement=true   # what if
+
+No AWS account and no Pulumi CLI: the real ``__main__.py`` runs under the project's one mock
+engine (``tooling.mockengine``), exactly as the unit and policy tests run it, and the plan
+is read from what the engine recorded. Invalid configuration fails here with the program's
+own ``ConfigError`` (exit 2), as it would in ``pulumi up``.
+
+How the order is computed. Every custom resource this program declares is a *step*; a
+pulumi-eks component (a remote component) is one step together with the resources its
+provider creates inside it ("created by pulumi-eks"), which come up with it. A step waits for:
+its data dependencies (an input uses another resource's output), its ``depends_on``, its
+provider, the resources it passes by reference to pulumi-eks, and whatever its parent
+components were told to wait for. Waiting for a component means waiting for every step in
+it. Waves are the longest chain of waits before a step; the critical path weighs each step
+with a rough AWS timing (``SLOW_STEPS``).
+
+Exit codes: 0 ok, 2 invalid configuration or usage, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cilium_eks.config import ConfigError
+
+from ..stackfiles import stack_files
+from .build import make_plan
+from .diagram import render_dot, render_mermaid
+from .document import to_json
+from .model import Plan, PlanError
+from .text import render_text
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+FORMATS = ("text", "mermaid", "json")
+IMAGE_FORMATS = ("png", "svg")
+
+
+GRAPHVIZ_MISSING = (
+    "--image needs Graphviz's `dot` on PATH, and it was not found.\n"
+    "Install Graphviz: `sudo apt-get install graphviz` (Debian/Ubuntu), `sudo dnf install graphviz` (Fedora), "
+    "`brew install graphviz` (macOS), or see https://graphviz.org/download/.\n"
+    "Without it, `--format mermaid` writes the same graph for GitHub or https://mermaid.live to draw."
+)
+
+
+def render_image(plan: Plan, fmt: str, path: Path) -> None:
+    dot = shutil.which("dot")
+    if dot is None:
+        raise PlanError(GRAPHVIZ_MISSING)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run([dot, f"-T{fmt}", "-o", str(path)], input=render_dot(plan), text=True,
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise PlanError(f"Graphviz failed to render {path}: {proc.stderr.strip()}")
+
+
+def _parse_set(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key] = yaml.safe_load(value) if value else ""
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tooling.plan",
+        description="Offline plan of a stack: component tree, creation waves, critical path, Cilium values and "
+                    "outputs, from the real program under the mock engine (no AWS, no Pulumi CLI).")
+    p.add_argument("--stack", default="dev", help="a committed Pulumi.<stack>.yaml (default: dev)")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text report (stdout), Mermaid dependency graph, or JSON (default: text)")
+    p.add_argument("--output", type=Path, default=None,
+                   help="file for the mermaid/json document (default: stdout) or, with --image and the text "
+                        "format, for the image (default: plan-<stack>.<png|svg>)")
+    p.add_argument("--image", choices=IMAGE_FORMATS, default=None,
+                   help="also draw the dependency graph with Graphviz `dot` (must be installed)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key for this plan only (value read as YAML), e.g. "
+                        "--set ciliumKubeProxyReplacement=true; repeatable")
+    return p
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: 2 on usage errors, 0 for --help
+        return int(e.code or 0) if isinstance(e.code, int | type(None)) else EXIT_USAGE
+
+    stacks = stack_files()
+    if args.stack not in stacks:
+        print(f"unknown stack '{args.stack}': there is no Pulumi.{args.stack}.yaml. "
+              f"Stacks: {', '.join(stacks) or 'none'}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        overrides = _parse_set(args.set)
+    except (ValueError, yaml.YAMLError) as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    if args.image and shutil.which("dot") is None:
+        print(GRAPHVIZ_MISSING, file=sys.stderr)
+        return EXIT_FAILED
+
+    try:
+        plan = make_plan(args.stack, overrides)
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:
+        print(f"plan of stack '{args.stack}' failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+
+    try:
+        if args.format == "text":
+            sys.stdout.write(render_text(plan))
+        else:
+            doc = render_mermaid(plan) if args.format == "mermaid" else json.dumps(to_json(plan), indent=2) + "\n"
+            if args.output is None:
+                sys.stdout.write(doc)
+            else:
+                _write(args.output, doc)
+        if args.image:
+            if args.output is None:
+                target = Path(f"plan-{args.stack}.{args.image}")
+            elif args.format == "text":
+                target = args.output
+            else:
+                target = args.output.with_suffix(f".{args.image}")
+            render_image(plan, args.image, target)
+            print(f"wrote {target}", file=sys.stderr)
+    except (PlanError, OSError) as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
