@@ -1,8 +1,9 @@
 # Two commands a new user needs (see README):
-#   make test               - create .venv, install, lint, type check, run the test suite
+#   make test               - create .venv from uv.lock, lint, type check, run the test suite
 #   make plan STACK=dev     - offline plan of a stack (no AWS account, no Pulumi CLI)
 # With the Pulumi CLI, the AWS CLI and AWS credentials (`make doctor STACK=dev` says what is missing):
 #   make preview|up|destroy|verify STACK=dev [ARGS="--yes"]
+# `make reference` downloads the pinned upstream reference data the contract tests read.
 # State goes to .pulumi-state/ (file backend) unless PULUMI_BACKEND_URL is set; secrets use
 # PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE. Everything runs through scripts/stack.py.
 PYTHON ?= python3
@@ -20,15 +21,16 @@ CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 
 	echo "      'sudo apt-get install python3.12 python3.12-venv') and run e.g.: make $@ PYTHON=python3.12" >&2; \
 	exit 1; }
 
-.PHONY: install test lint typecheck unit plan doctor preview up destroy verify
+.PHONY: install test lint typecheck unit plan doctor preview up destroy verify reference
 
-# Creates .venv unless it exists, and installs requirements-dev.txt unless .venv already satisfies it.
+# .venv exactly as uv.lock says (the pinned uv is installed first on a fresh clone).
 install:
 	$(CHECK_PYTHON)
 	@$(STACK_PY) install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/zizmor --offline --no-progress --config .github/zizmor.yml .github/workflows/
 
 # The second run is the type check's negative control: it passes only if pyright still rejects
 # the wrong TypedDict keys in tests/typecheck_negative/ (kept out of pytest: pyright takes seconds).
@@ -41,14 +43,9 @@ unit: install
 
 test: lint typecheck unit
 
-plan:
-	$(CHECK_PYTHON)
-	@$(STACK_PY) plan --stack $(STACK) $(ARGS)
+reference: install
+	$(BIN)/python -m tooling.reference download
 
-doctor:
-	$(CHECK_PYTHON)
-	@$(STACK_PY) doctor --stack $(STACK)
-
-preview up destroy verify:
+plan doctor preview up destroy verify:
 	$(CHECK_PYTHON)
 	@$(STACK_PY) $@ --stack $(STACK) $(ARGS)

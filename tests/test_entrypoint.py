@@ -1,6 +1,8 @@
-"""The README's commands, as far as they run here: scripts/stack.py (the entry point behind
-`make plan|preview|up|destroy|verify|doctor`), its prerequisite checks, state backend and
-passphrase handling, the offline plan, and `.ci/run` running exactly the README's test command.
+"""The README's commands, as far as they run here: scripts/stack.py (the bootstrap behind every
+`make` target: Python check, pinned uv, `.venv` synced to uv.lock), the stack CLI it hands over to
+(`python -m tooling.cli`: prerequisite checks, state backend and passphrase handling, the offline
+plan, list), the requirement files exported from uv.lock, and `.ci/run` running exactly the
+README's test command.
 
 Missing tools are simulated with a PATH holding only stub executables in tmp_path; nothing here
 reaches AWS, Pulumi Cloud or the network.
@@ -18,11 +20,13 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 import yaml
 
+from tooling import requirements
+from tooling.cli import prerequisites
+from tooling.cli.__main__ import main as cli_main
 from tooling.paths import PROJECT_DIR
 from tooling.stackfiles import stack_files
 
@@ -32,13 +36,13 @@ EXIT_PREREQUISITES = 3
 
 def load_stack_module() -> ModuleType:
     """scripts/stack.py as a module (scripts/ is not a package)."""
-    name = "cilium_eks_stack_entrypoint"
+    name = "cilium_eks_stack_bootstrap"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, STACK_PY)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -137,13 +141,11 @@ def tools(tmp_path: Path) -> Tools:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """The project's stack and requirement files, with the real, prepared .venv."""
+    """A throw-away project: the project file and the stack files."""
     proj = tmp_path / "project"
     proj.mkdir()
-    for name in ["Pulumi.yaml", "requirements.txt", "requirements-dev.txt", *[p.name for p in
-                                                                               stack_files().values()]]:
+    for name in ["Pulumi.yaml", *[p.name for p in stack_files().values()]]:
         shutil.copy(PROJECT_DIR / name, proj / name)
-    (proj / ".venv").symlink_to((PROJECT_DIR / ".venv").resolve(), target_is_directory=True)
     return proj
 
 
@@ -154,7 +156,7 @@ def base_env(tools: Tools, **extra: str) -> dict[str, str]:
 
 def run_main(argv: list[str], env: dict[str, str], project_dir: Path,
              capfd: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = sp.main(argv, env=env, project_dir=project_dir)
+    code = cli_main(argv, env=env, project_dir=project_dir)
     out, err = capfd.readouterr()
     return code, out + err
 
@@ -347,13 +349,13 @@ def test_an_unknown_stack_is_a_usage_error_naming_the_stacks(
 
 
 def test_plan_runs_offline_without_pulumi_or_aws(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    """Passes once cilium_eks/plan.py (`python -m cilium_eks.plan --stack NAME ...`) is in the checkout."""
+    """`make plan` runs `python -m tooling.plan` in .venv with no AWS or Pulumi setting at all."""
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
     output_file = tmp_path / "plan.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PULUMI_"))}
     env["PATH"] = str(empty_bin)
-    code = sp.main(["plan", "--stack", "dev", "--format", "json", "--output", str(output_file)], env=env)
+    code = cli_main(["plan", "--stack", "dev", "--format", "json", "--output", str(output_file)], env=env)
     out, err = capfd.readouterr()
     assert code == 0, out + err
     plan = json.loads(output_file.read_text())
@@ -361,7 +363,7 @@ def test_plan_runs_offline_without_pulumi_or_aws(tmp_path: Path, capfd: pytest.C
 
 
 def test_plan_passes_bad_usage_through_as_exit_2(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    code = sp.main(["plan", "--stack", "nope"], env=dict(os.environ))
+    code = cli_main(["plan", "--stack", "nope"], env=dict(os.environ))
     assert code == 2
     assert "unknown stack 'nope'" in capfd.readouterr().err
 
@@ -372,18 +374,19 @@ def test_plan_passes_bad_usage_through_as_exit_2(tmp_path: Path, capfd: pytest.C
 
 
 def test_a_python_older_than_3_11_is_refused_with_how_to_get_one() -> None:
-    problem = sp.python_problem((3, 10, 12), "/usr/bin/python3")
-    assert problem is not None
-    assert "Python 3.11 or newer is needed, /usr/bin/python3 is Python 3.10.12" in str(problem)
-    assert "make test PYTHON=python3.12" in str(problem)
-    assert sp.python_problem((3, 11, 0), "python3") is None
-    assert sp.python_problem((3, 13, 1), "python3") is None
+    for check in (sp.python_problem, prerequisites.python_problem):
+        problem = check((3, 10, 12), "/usr/bin/python3")
+        assert problem is not None
+        assert "Python 3.11 or newer is needed, /usr/bin/python3 is Python 3.10.12" in str(problem)
+        assert "make test PYTHON=python3.12" in str(problem)
+        assert check((3, 11, 0), "python3") is None
+        assert check((3, 13, 1), "python3") is None
 
 
 def test_a_python_without_venv_is_refused_with_the_package_to_install() -> None:
     problem = sp.venv_module_problem({"venv": True, "ensurepip": False})
     assert problem is not None
-    assert "module ensurepip missing" in problem.what and "-venv`" in problem.fix
+    assert "module ensurepip missing" in problem and "-venv`" in problem
     assert sp.venv_module_problem({"venv": True, "ensurepip": True}) is None
 
 
@@ -399,71 +402,85 @@ def test_make_refuses_an_old_python_before_anything_runs(tmp_path: Path) -> None
     assert "needs Python 3.11 or newer" in result.stderr and "Python 3.9.18" in result.stderr
 
 
-def test_requirements_check_follows_includes_and_version_ranges(tmp_path: Path) -> None:
-    (tmp_path / "base.txt").write_text("pytest>=1  # inline comment\n")
-    dev = tmp_path / "dev.txt"
-    dev.write_text("# comment\n-r base.txt\nPyYAML>=5\n")
-    assert sp.requirements_satisfied(dev)
-    (tmp_path / "base.txt").write_text("pytest<1\n")
-    assert not sp.requirements_satisfied(dev)
-    (tmp_path / "base.txt").write_text("no-such-distribution-cilium-eks>=1\n")
-    assert not sp.requirements_satisfied(dev)
+def test_the_bootstrap_uses_the_uv_that_uv_lock_pins() -> None:
+    version = sp.locked_uv_version(PROJECT_DIR)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    # The prepared .venv holds exactly that uv, so `make install` downloads nothing here.
+    assert sp.uv_version(PROJECT_DIR / ".venv" / "bin" / "uv") == version
+    assert sp.find_uv(PROJECT_DIR, version) == PROJECT_DIR / ".venv" / "bin" / "uv"
 
 
-def test_the_prepared_venv_satisfies_requirements_dev() -> None:
-    """`make install` is a no-op on a prepared .venv (nothing is downloaded): the check it runs
-    with the venv's Python says every requirement is there."""
-    result = subprocess.run([str(sp.venv_python(PROJECT_DIR)), str(STACK_PY), "_venv-status",
-                             str(PROJECT_DIR / "requirements-dev.txt")], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
+def fake_bootstrap_project(root: Path, uv_version: str, sync_exit: int = 0) -> Path:
+    """A project whose .venv holds a stub uv (logging its arguments) and a stub python."""
+    proj = root / "proj"
+    (proj / ".venv" / "bin").mkdir(parents=True)
+    (proj / "uv.lock").write_text(f'version = 1\n\n[[package]]\nname = "uv"\nversion = "{uv_version}"\n')
+    log = root / "calls.log"
+    _write_exe(proj / ".venv" / "bin" / "uv",
+               f'if [ "$1" = "--version" ]; then echo "uv {uv_version} (stub)"; exit 0; fi\n'
+               f'echo "uv $* | env=$UV_PROJECT_ENVIRONMENT | venv=$VIRTUAL_ENV" >> "{log}"\nexit {sync_exit}\n')
+    _write_exe(proj / ".venv" / "bin" / "python", f'echo "python $*" >> "{log}"\nexit 5\n')
+    return proj
+
+
+def test_the_bootstrap_syncs_venv_to_the_lock_then_hands_over_to_the_cli(tmp_path: Path) -> None:
+    proj = fake_bootstrap_project(tmp_path, "9.9.9")
+    code = sp.main(["plan", "--stack", "dev"], env={"PATH": "/usr/bin:/bin", "VIRTUAL_ENV": "/elsewhere"},
+                   project_dir=proj)
+    assert code == 5, "the CLI's exit code is passed through"
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert calls == [
+        f"uv sync --locked --quiet --python {sys.executable} | env={proj / '.venv'} | venv=",
+        "python -m tooling.cli plan --stack dev",
+    ]
+    assert sp.main(["install"], env={"PATH": "/usr/bin:/bin"}, project_dir=proj) == 0
+    assert (tmp_path / "calls.log").read_text().splitlines()[-1].startswith("uv sync --locked")
+
+
+def test_a_lock_that_does_not_match_pyproject_stops_the_bootstrap(tmp_path: Path,
+                                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    proj = fake_bootstrap_project(tmp_path, "9.9.9", sync_exit=2)
+    assert sp.main(["plan", "--stack", "dev"], env={"PATH": "/usr/bin:/bin"}, project_dir=proj) == 1
+    assert "uv lock" in capfd.readouterr().err
+    assert not any(ln.startswith("python") for ln in (tmp_path / "calls.log").read_text().splitlines())
+
+
+def test_the_requirement_files_are_exported_from_the_lock(tmp_path: Path) -> None:
+    assert requirements.stale() == [], "run `python -m tooling.requirements` and commit the result"
+    pinned = {ln.split("==")[0]: ln.split("==")[1] for ln in (PROJECT_DIR / "policies" / "requirements.txt")
+              .read_text().splitlines() if "==" in ln}
+    assert {"pulumi", "pulumi-policy"} <= set(pinned), "the pack pins its own SDKs"
+    # Negative control: an edited file is reported.
+    copy = tmp_path / "p"
+    shutil.copytree(PROJECT_DIR, copy, ignore=shutil.ignore_patterns(".venv", ".git", ".cache", "*.egg-info"))
+    (copy / "requirements.txt").write_text((copy / "requirements.txt").read_text().replace("pulumi==", "pulumi>="))
+    assert requirements.stale(copy) == ["requirements.txt"]
 
 
 # --------------------------------------------------------------------------------------
-# Reading stack files without PyYAML
+# The committed stacks, as the CI matrices list them
 # --------------------------------------------------------------------------------------
-
-
-def test_stack_settings_agree_with_yaml_for_every_committed_stack() -> None:
-    for stack, path in stack_files().items():
-        config: dict[str, Any] = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-        scalars = {k: v if isinstance(v, str) else str(v).lower() for k, v in config.items()
-                   if not isinstance(v, dict | list)}
-        assert scalars, f"{stack}: no scalar config to compare"
-        parsed = sp.stack_settings(path)
-        assert {k: parsed.get(k) for k in scalars} == scalars, stack
-
-
-def test_stack_settings_handle_quotes_comments_and_nesting(tmp_path: Path) -> None:
-    path = tmp_path / "Pulumi.x.yaml"
-    path.write_text(
-        "# header\nencryptionsalt: v1:abc\nconfig:\n"
-        "  aws:region: \"us-east-2\"  # quoted\n"
-        "  proj:awsNodeMode: 'delete'\n"
-        "  proj:environment: production # prod\n"
-        "  proj:nodeGroups:\n    general:\n      labels:\n        a:b: nested-not-config\n"
-        "  proj:secret:\n    secure: AAAA\n")
-    assert sp.stack_settings(path) == {"aws:region": "us-east-2", "proj:awsNodeMode": "delete",
-                                       "proj:environment": "production"}
 
 
 def test_list_is_exactly_the_committed_stack_files(capfd: pytest.CaptureFixture[str]) -> None:
-    assert sp.main(["list", "--json"]) == 0
+    assert cli_main(["list", "--json"]) == 0
     listed = json.loads(capfd.readouterr().out)
     assert [s["stack"] for s in listed] == sorted(stack_files())
     for item in listed:
         config = (yaml.safe_load(stack_files()[item["stack"]].read_text()) or {}).get("config") or {}
         assert item["region"] == config.get("aws:region")
         assert item["environment"] == config.get("cilium-eks:environment", "development")
-    assert sp.main(["list", "--json", "--select", "production"]) == 0
+    assert cli_main(["list", "--json", "--select", "production"]) == 0
     prod = json.loads(capfd.readouterr().out)
     assert [s["stack"] for s in prod] == [s["stack"] for s in listed if s["environment"] == "production"]
 
 
 def test_list_picks_up_a_new_stack_file(project: Path, capfd: pytest.CaptureFixture[str]) -> None:
     (project / "Pulumi.staging.yaml").write_text("config:\n  aws:region: us-west-2\n")
-    assert sp.main(["list", "--json", "--select", "non-production"], project_dir=project) == 0
+    assert cli_main(["list", "--json", "--select", "non-production"], project_dir=project) == 0
     listed = json.loads(capfd.readouterr().out)
-    assert {"stack": "staging", "region": "us-west-2", "environment": "development"} in listed
+    assert {"stack": "staging", "region": "us-west-2", "environment": "development", "deploy_environment": "staging",
+            "preview_environment": "staging", "runner": ["ubuntu-latest"]} in listed
 
 
 # --------------------------------------------------------------------------------------

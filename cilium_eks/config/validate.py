@@ -198,6 +198,10 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
                          "in a production stack",
                          "list only your office/VPN/CI egress CIDRs, or set endpointPublicAccess false")
 
+    if not v["deployRunner"] or not all(label.strip() for label in v["deployRunner"]):
+        errs.add("deployRunner", "no runner label (or an empty one) is given",
+                 "list the labels of the runner that deploys this stack, e.g. `[ubuntu-latest]`")
+
     if errs.problems:
         raise ConfigError(stack, errs.problems)
 

@@ -107,6 +107,10 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
               UI_ACCESS_MODES),
     ConfigKey("demoEnabled", "boolean", False,
               "Deploy the star-wars demo (deathstar, tiefighter, xwing) in its own namespace."),
+    ConfigKey("deployRunner", "array", ["ubuntu-latest"],
+              "GitHub Actions runner labels of the jobs that deploy this stack (not used by the program). "
+              "A stack whose API is not open to GitHub-hosted runners names a self-hosted runner inside "
+              "its VPC, or one whose static egress is in publicAccessCidrs; see docs/deploying.md."),
     ConfigKey("demoPolicy", "string", "l7",
               "Demo policy stage: `none`, `l3l4` (only org=empire reaches deathstar on TCP 80) or "
               "`l7` (and only POST /v1/request-landing).", POLICY_STAGES),

@@ -1,0 +1,1 @@
+"""The stack CLI (``python -m tooling.cli``): stacks, prerequisites, state backend, commands."""
