@@ -477,10 +477,12 @@ def test_list_is_exactly_the_committed_stack_files(capfd: pytest.CaptureFixture[
 
 def test_list_picks_up_a_new_stack_file(project: Path, capfd: pytest.CaptureFixture[str]) -> None:
     (project / "Pulumi.staging.yaml").write_text("config:\n  aws:region: us-west-2\n")
-    assert cli_main(["list", "--json", "--select", "non-production"], project_dir=project) == 0
+    assert cli_main(["list", "--json", "--select", "production"], project_dir=project) == 0
     listed = json.loads(capfd.readouterr().out)
-    assert {"stack": "staging", "region": "us-west-2", "environment": "development", "deploy_environment": "staging",
-            "preview_environment": "staging", "runner": ["ubuntu-latest"]} in listed
+    # No `environment` key: strict by default, deployed and previewed through the production environments.
+    assert {"stack": "staging", "region": "us-west-2", "environment": "production",
+            "deploy_environment": "production", "preview_environment": "production-preview",
+            "runner": ["ubuntu-latest"]} in listed
 
 
 # --------------------------------------------------------------------------------------

@@ -45,9 +45,10 @@ DEFAULT_NODE_GROUPS: Mapping[str, Any] = MappingProxyType({
 })
 
 CONFIG_KEYS: tuple[ConfigKey, ...] = (
-    ConfigKey("environment", "string", "development",
-              "Environment class. `production` turns on the strict checks (no public API "
-              "endpoint open to 0.0.0.0/0, mandatory policies).", ENVIRONMENTS),
+    ConfigKey("environment", "string", "production",
+              "Environment class. Every class but `development` gets the strict checks (no public API "
+              "endpoint open to 0.0.0.0/0, known-bad Cilium combinations refused, mandatory policies), so a "
+              "missing or misspelled key can never weaken them.", ENVIRONMENTS),
     ConfigKey("vpcCidr", "string", "10.0.0.0/16",
               "IPv4 CIDR of the VPC this program creates (ignored with existingVpcId). Pods take "
               "their IPs from it in ENI mode, so size it for pods, not only nodes."),

@@ -13,7 +13,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -32,8 +32,10 @@ from ..cilium import (
 )
 from ..eks import CAPACITY_TYPES, CONTROL_PLANE_LOG_TYPES, ClusterSpec, NodeGroupSpec
 from ..network import ExistingVpc, NewVpc, default_subnet_cidrs
+from .cross import cross_problems
 from .keys import CONFIG_KEYS, CONFIG_KEYS_BY_NAME, DEFAULT_NODE_GROUPS, ConfigKey
 from .model import StackConfig
+from .problems import ConfigError, Problem, Severity
 
 # Cilium's cluster.name: at most 32 characters, lower-case alphanumerics and dashes.
 _CILIUM_CLUSTER_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
@@ -47,33 +49,6 @@ _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 
 
 # --------------------------------------------------------------------------------------
-# Errors
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    what: str
-    fix: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.what}. Fix: {self.fix}"
-
-
-class ConfigError(Exception):
-    """Every configuration problem of a stack, reported together."""
-
-    def __init__(self, stack: str, problems: Sequence[Problem]):
-        self.stack = stack
-        self.problems = tuple(problems)
-        lines = [f"stack '{stack}' has {len(self.problems)} configuration problem(s); "
-                 "nothing was created:"]
-        lines += [f"  - {p}" for p in self.problems]
-        super().__init__("\n".join(lines))
-
-
-# --------------------------------------------------------------------------------------
 # Parsing
 # --------------------------------------------------------------------------------------
 
@@ -83,8 +58,8 @@ class _Collector:
         self.project = project
         self.problems: list[Problem] = []
 
-    def add(self, key: str, what: str, fix: str) -> None:
-        self.problems.append(Problem(f"{self.project}:{key}", what, fix))
+    def add(self, key: str, what: str, fix: str, severity: Severity = "error") -> None:
+        self.problems.append(Problem(f"{self.project}:{key}", what, fix, severity))
 
 
 def _coerce(raw: Any, key: ConfigKey, errs: _Collector) -> Any:
@@ -154,11 +129,14 @@ def _strip_namespace(raw: Mapping[str, Any], project: str) -> tuple[dict[str, An
     return own, foreign
 
 
-def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: str | None) -> StackConfig:
+def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: str | None,
+                 deploying: bool = False) -> StackConfig:
     """Validate a stack's raw configuration and return the typed model.
 
     ``raw`` maps config keys (``cilium-eks:vpcCidr`` or ``vpcCidr``) to values as a stack
-    file holds them. Raises ``ConfigError`` with every problem found.
+    file holds them. Raises ``ConfigError`` with every problem that stops this entry:
+    errors always, ``deploy`` problems when ``deploying`` (a `pulumi up`, not a preview or
+    the offline plan). The rest come back in ``StackConfig.warnings``.
     """
     errs = _Collector(project)
     own, _foreign = _strip_namespace(raw, project)
@@ -191,21 +169,18 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
     cilium = _parse_cilium(v, errs)
     node_groups = _parse_node_groups(v["nodeGroups"], errs)
 
-    if v["environment"] == "production" and cluster.endpoint_public_access:
+    if v["environment"] != "development" and cluster.endpoint_public_access:
         for c in cluster.public_access_cidrs:
             if _is_whole_internet(c):
                 errs.add("publicAccessCidrs", f"{c} opens the Kubernetes API to the whole internet "
-                         "in a production stack",
+                         f"in a {v['environment']} stack (only `environment: development` allows it)",
                          "list only your office/VPN/CI egress CIDRs, or set endpointPublicAccess false")
 
     if not v["deployRunner"] or not all(label.strip() for label in v["deployRunner"]):
         errs.add("deployRunner", "no runner label (or an empty one) is given",
                  "list the labels of the runner that deploys this stack, e.g. `[ubuntu-latest]`")
 
-    if errs.problems:
-        raise ConfigError(stack, errs.problems)
-
-    return StackConfig(
+    cfg = StackConfig(
         project=project,
         stack=stack,
         region=str(region),
@@ -221,6 +196,13 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
         demo_enabled=v["demoEnabled"],
         demo_policy=v["demoPolicy"],
     )
+    # Rules across keys need every key valid on its own; they run once that holds.
+    if not any(p.severity == "error" for p in errs.problems):
+        cross_problems(cfg, errs.add)
+    blocking = [p for p in errs.problems if p.blocks(deploying)]
+    if blocking:
+        raise ConfigError(stack, blocking)
+    return replace(cfg, warnings=tuple(errs.problems))
 
 
 def _is_whole_internet(cidr: str) -> bool:

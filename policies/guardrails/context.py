@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-PRODUCTION = "production"
+#: The only environment class that relaxes the strict rules (as the program's validator decides:
+#: ``StackConfig.strict``).
+DEVELOPMENT = "development"
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,9 @@ class StackContext:
 
     @property
     def production(self) -> bool:
-        return self.environment is None or self.environment == PRODUCTION
+        """Strict unless the stack says `development`: a missing, misspelled or other class
+        (staging) never weakens the rules."""
+        return self.environment != DEVELOPMENT
 
     @classmethod
     def from_config(cls, project: str | None, stack: str | None, config: Mapping[str, Any]) -> StackContext:

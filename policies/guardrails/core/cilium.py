@@ -3,7 +3,8 @@ the Helm values, built in one place.
 
 ``CiliumOptions`` is what a user decides. Everything another part of the cluster must do
 because of it is a property here (``daemonsets_to_disable``, ``manage_kube_proxy_addon``,
-``needs_api_server_host``, ``max_pods``), so the program, the plan, the docs and the policy
+``needs_api_server_host``, and for the capacity model ``host_network_pods``, ``reserved_ips``,
+``first_interface_index``, ``pre_allocate``), so the program, the plan, the docs and the policy
 pack read one answer. ``helm_values`` is the only function that builds the values.
 """
 
@@ -36,9 +37,6 @@ DEFAULT_VERSION = "1.20.0"
 #: (``operator.removeNodeTaints``, default true in the chart).
 AGENT_NOT_READY_TAINT: Mapping[str, str] = MappingProxyType(
     {"key": "node.cilium.io/agent-not-ready", "value": "true", "effect": "NO_EXECUTE"})
-
-#: Max pods per node with ENI prefix delegation (each ENI slot carries a /28).
-PREFIX_DELEGATION_MAX_PODS = 110
 
 #: Helm value paths that current Cilium charts removed or made obsolete, with the fix.
 REMOVED_VALUES: Mapping[str, str] = MappingProxyType({
@@ -112,8 +110,35 @@ class CiliumOptions:
 
     @property
     def max_pods(self) -> int | None:
-        """The kubelet's max pods, when Cilium's addressing needs a value other than EKS's."""
-        return PREFIX_DELEGATION_MAX_PODS if self.prefix_delegation else None
+        """The kubelet's max pods with prefix delegation (until node groups take the capacity model's)."""
+        return 110 if self.prefix_delegation else None
+
+    @property
+    def host_network_pods(self) -> int:
+        """Pods on every node that use the node's network (no pod IP) yet count toward the
+        kubelet's max pods: the Cilium agent, cilium-envoy unless ``envoy.enabled`` is false
+        (both ``hostNetwork: true`` in the 1.20.0 chart), and kube-proxy unless Cilium replaces it."""
+        envoy = get_path(self.extra_values, "envoy.enabled") is not False
+        return 1 + int(envoy) + int(not self.kube_proxy_replacement)
+
+    @property
+    def reserved_ips(self) -> int:
+        """Pod IPs the agent takes for itself on every node: cilium_host and the health endpoint,
+        plus one for ingress when Envoy config, ingress or Gateway API is on."""
+        ingress = any(get_path(self.extra_values, f"{k}.enabled") is True
+                      for k in ("envoyConfig", "ingressController", "gatewayAPI"))
+        return 2 + int(ingress)
+
+    @property
+    def first_interface_index(self) -> int:
+        value = get_path(self.extra_values, "eni.nodeSpec.firstInterfaceIndex")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+    @property
+    def pre_allocate(self) -> int:
+        """Addresses the operator keeps free on every node (``ipam.nodeSpec.ipamPreAllocate``, default 8)."""
+        value = get_path(self.extra_values, "ipam.nodeSpec.ipamPreAllocate")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 8
 
 
 def operator_replicas(min_nodes: int) -> int:

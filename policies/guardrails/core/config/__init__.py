@@ -3,7 +3,8 @@ validator (``validate``) and, for the program only, reading it from Pulumi (``re
 
 from .keys import CONFIG_KEYS, CONFIG_KEYS_BY_NAME, DEFAULT_NODE_GROUPS, ENVIRONMENTS, ConfigKey, Environment
 from .model import StackConfig
-from .validate import ConfigError, Problem, parse_config
+from .problems import ConfigError, Problem, Severity
+from .validate import parse_config
 
 __all__ = [
     "CONFIG_KEYS",
@@ -14,6 +15,7 @@ __all__ = [
     "ConfigKey",
     "Environment",
     "Problem",
+    "Severity",
     "StackConfig",
     "parse_config",
 ]

@@ -3,7 +3,7 @@ stack's identity (project, stack, region, environment) from which names and tags
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..aws_node import AwsNodeMode
 from ..cilium import CiliumOptions
@@ -12,6 +12,7 @@ from ..eks import ClusterSpec, NodeGroupSpec
 from ..hubble import HubbleUiAccess
 from ..network import ExistingVpc, NewVpc
 from .keys import Environment
+from .problems import Problem
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class StackConfig:
     hubble_ui_access: HubbleUiAccess
     demo_enabled: bool
     demo_policy: DemoPolicy
+    #: What the validator found that does not stop this entry (warnings; `deploy` problems in a preview).
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
 
     @property
     def name_prefix(self) -> str:
@@ -43,6 +46,12 @@ class StackConfig:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def strict(self) -> bool:
+        """Production checks apply unless the stack says it is for development: a missing or
+        misspelled environment can never weaken them."""
+        return self.environment != "development"
 
     @property
     def total_min_nodes(self) -> int:
