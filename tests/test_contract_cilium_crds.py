@@ -2,7 +2,7 @@
 
 Validated against `spec.versions[].schema.openAPIV3Schema` of the CRDs in
 `$CILIUM_REFERENCE_DIR/crds/`, with the API server's structural-schema meaning (see
-`cilium_eks.contracts.crd_schema_to_jsonschema`), and their metadata against the ObjectMeta
+`tooling.contracts.crds.crd_schema_to_jsonschema`), and their metadata against the ObjectMeta
 of the cluster's Kubernetes version. The upstream example policies prove the validator
 accepts real policies; the negative controls prove it refuses broken ones.
 """

@@ -7,7 +7,7 @@ of the cluster's Kubernetes version (the pulumi-eks Cluster's `version` input, i
 `kubernetesVersion`), as shipped by kubernetes-validate.
 
 `...Patch` types are server-side-apply patches, partial by design: they are held to the
-partial schema of the full type (see `cilium_eks.contracts.partial_schema`), never skipped.
+partial schema of the full type (see `tooling.contracts.kubernetes.partial_schema`), never skipped.
 Custom resources (Cilium policies) are contract 3 (test_contract_cilium_crds.py); the test
 below makes sure every declared object is covered by one or the other.
 """

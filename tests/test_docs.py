@@ -1,5 +1,5 @@
-"""Living docs: the generated sections of docs/ match the code, and the hand-written guides
-keep pointing at things that exist."""
+"""Living docs: the generated sections of docs/ and the config block of Pulumi.yaml match the
+code, and the hand-written guides keep pointing at things that exist."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cilium_eks.cilium import OWNED_VALUES as PROGRAM_OWNED_CILIUM_VALUES
 from cilium_eks.cilium import REMOVED_VALUES as REMOVED_CILIUM_VALUES
-from cilium_eks.config import CONFIG_KEYS, CONFIG_KEYS_BY_NAME
+from cilium_eks.config import CONFIG_KEYS, CONFIG_KEYS_BY_NAME, ConfigKey
 from cilium_eks.config.validate import (
     _NODE_GROUP_FIELDS,  # pyright: ignore[reportPrivateUsage]  # the validator's own field list
 )
 from cilium_eks.eks import SUPPORTED_KUBERNETES_VERSIONS
-from tooling import docs
+from tooling import docs, layout
 from tooling.paths import PROJECT_DIR
 from tooling.stackfiles import stack_config, stack_files
 
@@ -38,30 +39,36 @@ def test_generated_docs_are_in_sync_with_the_code() -> None:
     assert not stale, f"out of date: {[str(p) for p in stale]}; run `{docs.REGENERATE}` and commit the result"
 
 
+def copies(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A copy of docs/ and of Pulumi.yaml, and the arguments that point `main` at them."""
+    copy, pulumi_yaml = tmp_path / "docs", tmp_path / "Pulumi.yaml"
+    shutil.copytree(DOCS, copy)
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", pulumi_yaml)
+    return copy, pulumi_yaml, ["--docs-dir", str(copy), "--pulumi-yaml", str(pulumi_yaml)]
+
+
 def test_check_mode_fails_on_a_stale_doc_and_regeneration_fixes_it(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    copy = tmp_path / "docs"
-    shutil.copytree(DOCS, copy)
+    copy, _, where = copies(tmp_path)
     arch = copy / "architecture.md"
     text = arch.read_text()
     assert "n_cilium_release -. depends_on .-> n_nodes_general_mng" in text
     hand_written = text.split("<!-- END GENERATED dependency-graph -->")[1]
     arch.write_text(text.replace("n_cilium_release -. depends_on .-> n_nodes_general_mng\n", ""))
 
-    assert docs.main(["--check", "--docs-dir", str(copy)]) == 1
+    assert docs.main(["--check", *where]) == 1
     assert "architecture.md is out of date" in capsys.readouterr().err
-    assert docs.main(["--docs-dir", str(copy)]) == 0
-    assert docs.main(["--check", "--docs-dir", str(copy)]) == 0
+    assert docs.main(where) == 0
+    assert docs.main(["--check", *where]) == 0
     fixed = arch.read_text()
     assert fixed == read("architecture.md")
     assert fixed.split("<!-- END GENERATED dependency-graph -->")[1] == hand_written
 
 
 def test_a_doc_without_its_markers_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    copy = tmp_path / "docs"
-    shutil.copytree(DOCS, copy)
+    copy, _, where = copies(tmp_path)
     (copy / "configuration.md").write_text("# Configuration\n\nno markers here\n")
-    assert docs.main(["--check", "--docs-dir", str(copy)]) == 1
+    assert docs.main(["--check", *where]) == 1
     assert "BEGIN GENERATED reference" in capsys.readouterr().err
 
 
@@ -117,8 +124,60 @@ def test_upgrade_guide_lists_the_versions_the_validator_accepts() -> None:
 def test_upgrade_guide_ties_to_plan_and_verify() -> None:
     text = read("upgrading.md")
     for needle in ("make plan STACK=", "make preview STACK=", "make verify STACK=",
-                   "python -m cilium_eks.verify --stack", "--set ciliumVersion="):
+                   "python -m tooling.verify --stack", "--set ciliumVersion="):
         assert needle in text, needle
+
+
+def test_pulumi_yaml_declares_every_typed_key_exactly_as_the_code_does() -> None:
+    text = (PROJECT_DIR / "Pulumi.yaml").read_text()
+    project = yaml.safe_load(text)
+    declared = project["config"]
+    typed = {k.name: k for k in CONFIG_KEYS if k.type != "object"}
+    assert list(declared) == list(typed), "same keys, in the order of CONFIG_KEYS"
+    for name, decl in declared.items():
+        key = typed[name]
+        want = {"type": key.type, "default": key.default, "description": key.description}
+        if key.type == "array":
+            want["items"] = {"type": "string"}
+        assert decl == want, name
+        assert type(decl["default"]) is type(key.default), name  # `2`, not `"2"`; `true`, not `"true"`
+    block = text[text.index("\nconfig:\n") + 1:]
+    for key in CONFIG_KEYS:
+        if key.type == "object":  # Pulumi cannot type it: documented in a comment instead
+            assert f"  #   {key.name}: {key.description}\n" in block, key.name
+        if key.choices:  # Pulumi has no enum: said in a comment of the key
+            assert f"\n  {key.name}:\n    # One of: {', '.join(key.choices)}.\n" in block, key.name
+    assert project["name"] == "cilium-eks" and project["runtime"]["name"] == "python"
+
+
+def test_the_config_block_generator_writes_what_yaml_reads_back() -> None:
+    """Values YAML would otherwise retype (a version like 1.30, `yes`, `null`, a leading `*`,
+    a colon) stay strings; a bare Pulumi.yaml gets the block appended."""
+    tricky = ("1.30", "yes", "null", "*all", "a: b", "", "it's `x`", "#not a comment")
+    keys = tuple(ConfigKey(f"k{i}", "string", v, v or "empty") for i, v in enumerate(tricky))
+    keys += (ConfigKey("n", "integer", 0, "zero"), ConfigKey("b", "boolean", False, "off"),
+             ConfigKey("a", "array", ["1.0", "on"], "list"))
+    loaded = yaml.safe_load(docs.render_pulumi_yaml("name: x\n", docs.config_block(keys)))
+    assert loaded["name"] == "x"
+    for key in keys:
+        assert loaded["config"][key.name]["default"] == key.default, key.name
+        assert type(loaded["config"][key.name]["default"]) is type(key.default), key.name
+        assert loaded["config"][key.name]["description"] == key.description, key.name
+
+
+def test_architecture_layout_names_every_part_with_its_job_and_rule() -> None:
+    text = section(read("architecture.md"), "layout")
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([^`]+?)/?` \|.*$", text, re.M)}
+    for part in layout.existing_parts():
+        shown = "Pulumi.<stack>.yaml" if part.pattern else part.path
+        assert shown in rows, part.path
+        if part.docstring_of:  # the job is the module's own first paragraph, not a copy kept by hand
+            first = layout.first_paragraph(layout.docstring(PROJECT_DIR / part.docstring_of) or "")
+            assert first.split(" ")[:4] == rows[shown].split(" | ")[1].split(" ")[:4], part.path
+    for area, rule in layout.IMPORT_RULES.items():
+        assert area in rows, area
+        assert ("anything" in rows[area]) == rule.unrestricted, area
+        assert rule.why in text, area
 
 
 def test_architecture_explains_every_component() -> None:

@@ -257,7 +257,7 @@ def test_without_ipam_usage_the_endpoint_is_the_evidence(c):
 
 
 def test_host_network_and_finished_pods_are_not_judged(c):
-    with_ip, _ = verify._networked_pods(c["pods"])
+    with_ip, _ = verify.networked_pods(c["pods"])
     names = {p["metadata"]["name"] for p in with_ip}
     assert "cilium-7xk2p" not in names and "kube-proxy-8wz4t" not in names  # host network
     assert "db-migrate-kx7wp" not in names  # Succeeded, its endpoint is gone
