@@ -173,19 +173,6 @@ def test_workloads_and_policy_wait_for_the_release_and_every_node_group(stage: s
         assert graph.waits_for(r.urn, release.urn)
 
 
-def test_the_namespace_needs_no_nodes_and_everything_else_is_in_it():
-    graph = dev_graph("l7")
-    [ns] = of_kind(graph, "kubernetes:core/v1:Namespace")
-    assert ns.explicit_dependencies == frozenset()
-    name = ns.inputs["metadata"]["name"]
-    others = [r for r in demo_resources(graph) if r is not ns]
-    assert others
-    for r in others:
-        assert r.inputs["metadata"]["namespace"] == name, r.name
-        # linked by data, not by depends_on
-        assert ns.urn in r.property_dependencies["metadata"], r.name
-
-
 # --- objects --------------------------------------------------------------------------------
 
 
