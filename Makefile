@@ -43,8 +43,12 @@ unit: install
 
 test: lint typecheck unit
 
-reference: install
-	$(BIN)/python -m tooling.reference download
+# Downloads the pinned upstream reference data (Cilium, Karpenter, kube-prometheus-stack: chart
+# values, schemas, CRDs, docs) into a cache outside git that the contract tests read.
+# `python -m tooling.reference status` shows what is where; CI reads ../shared instead.
+reference:
+	$(CHECK_PYTHON)
+	@$(PYTHON) -m tooling.reference download $(ARGS)
 
 plan doctor preview up destroy verify:
 	$(CHECK_PYTHON)

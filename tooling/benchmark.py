@@ -36,7 +36,7 @@ def time_stack(stack: str, runs: int) -> tuple[float, list[float]]:
 
 def time_suite() -> tuple[float, int]:
     env = dict(os.environ)
-    env.setdefault("CILIUM_REFERENCE_DIR", str(PROJECT_DIR.parent / "shared" / "cilium"))
+    env.setdefault("CILIUM_EKS_REFERENCE_DIR", str(PROJECT_DIR.parent / "shared"))
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=PROJECT_DIR,
                           env=env, capture_output=True, text=True, check=False)
