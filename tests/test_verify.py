@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import io
+import ipaddress
 import json
 import os
 import stat
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from cilium_eks import demo
+from cilium_eks.capacity import PodAddressing
 from tooling import verify
 from tooling.verify import FAIL, PASS, SKIP, CommandOutcome
 
@@ -254,6 +256,109 @@ def test_without_ipam_usage_the_endpoint_is_the_evidence(c):
     remove(c["ciliumendpoints"], "tiefighter")
     r = verify.check_pod_ips_from_cilium(c["pods"], c["ciliumnodes"], c["ciliumendpoints"])
     assert r.status == FAIL and f"{DEMO_NS}/tiefighter" in evidence(r)
+
+
+# --- Cilium 1.20: ENI IPAM on the multi-pool allocator -------------------------------------
+# ciliumnodes-1.20.json is the same cluster as 1.20 agents publish it (eni.rst, "Division of
+# responsibilities"): each node's secondary IPs as /32 CIDRs in spec.ipam.pools.allocated, the
+# demand in spec.ipam.pools.requested, and no per-IP status.ipam.used, except NODE_B, which
+# first ran 1.19 and keeps the stale `used` map it wrote then (pods long gone, none of today's).
+
+
+def test_on_1_20_pod_ips_come_from_the_nodes_pool_and_their_endpoint(c):
+    cnodes = load("ciliumnodes-1.20")
+    assert "used" not in obj(cnodes, NODE_A)["status"]["ipam"]
+    stale = obj(cnodes, NODE_B)["status"]["ipam"]["used"]
+    assert stale and all(v["owner"].startswith("default/old-job-") for v in stale.values())
+    r = verify.check_pod_ips_from_cilium(c["pods"], cnodes, c["ciliumendpoints"])
+    assert r.status == PASS, r.evidence
+    assert "8 in their node's Cilium pool" in evidence(r) and "0 found in CiliumNode status.ipam.used" in evidence(r)
+
+
+def test_on_1_20_an_ip_outside_the_nodes_pool_fails(c):
+    cnodes = load("ciliumnodes-1.20")
+    pod = obj(c["pods"], "coredns-5b9dfbf96-7xk2p")
+    pod["status"]["podIP"] = "10.0.31.200"
+    pod["status"]["podIPs"] = [{"ip": "10.0.31.200"}]
+    r = verify.check_pod_ips_from_cilium(c["pods"], cnodes, c["ciliumendpoints"])
+    assert r.status == FAIL
+    assert "(10.0.31.200): not in CiliumNode" in evidence(r) and "spec.ipam.pools.allocated" in evidence(r)
+
+
+def test_on_1_20_an_ip_in_the_pool_without_the_pods_endpoint_fails(c):
+    cnodes = load("ciliumnodes-1.20")
+    remove(c["ciliumendpoints"], "tiefighter")
+    r = verify.check_pod_ips_from_cilium(c["pods"], cnodes, c["ciliumendpoints"])
+    assert r.status == FAIL
+    assert f"{DEMO_NS}/tiefighter" in evidence(r) and "no CiliumEndpoint of this pod holds it" in evidence(r)
+
+
+def test_a_delegated_prefix_covers_every_ip_in_it(c):
+    cnodes = load("ciliumnodes-1.20")
+    for cn in cnodes["items"]:
+        # The same addresses as /28 prefixes (prefix delegation): 10.0.30.0/28 ... cover them.
+        cidrs = cn["spec"]["ipam"]["pools"]["allocated"][0]["cidrs"]
+        cn["spec"]["ipam"]["pools"]["allocated"][0]["cidrs"] = sorted(
+            {str(ipaddress.ip_network(c_).supernet(new_prefix=28)) for c_ in cidrs})
+    assert verify.check_pod_ips_from_cilium(c["pods"], cnodes, c["ciliumendpoints"]).status == PASS
+
+
+# --- capacity: the live nodes against the capacity model ------------------------------------
+
+
+def test_every_node_admits_the_pods_cilium_can_address(c):
+    # t3.large, secondary IPs: 3 ENIs x (12 - 1) = 33 addresses - 2 (cilium_host, health) = 31 pod
+    # IPs + 3 host-network pods (agent, envoy, kube-proxy) = 34 = the fixture's allocatable pods.
+    r = verify.check_capacity(c["nodes"], c["ciliumnodes"], PodAddressing())
+    assert r.status == PASS, r.evidence
+    assert "allocatable pods 34, model 34 (pod IPs); ENIs attached 1 of 3" in evidence(r)
+
+
+def test_a_node_with_the_vpc_cni_max_pods_drifts(c):
+    # What EKS's own NodeConfig would give a t3.large: the VPC CNI formula 3 x (12 - 1) + 2 = 35,
+    # one pod more than Cilium can address on it.
+    obj(c["nodes"], NODE_A)["status"]["allocatable"]["pods"] = "35"
+    r = verify.check_capacity(c["nodes"], c["ciliumnodes"], PodAddressing())
+    assert r.status == FAIL
+    assert f"{NODE_A}: the kubelet admits 35 pods, Cilium can address 34" in evidence(r)
+
+
+def test_prefix_delegation_is_read_from_the_node(c):
+    # A node whose ENI carries /28 prefixes: 528 addresses, capped at 110 below 30 vCPUs.
+    cn = obj(c["ciliumnodes"], NODE_B)
+    next(iter(cn["status"]["eni"]["enis"].values()))["prefixes"] = ["10.0.112.0/28"]
+    obj(c["nodes"], NODE_B)["status"]["allocatable"]["pods"] = "110"
+    r = verify.check_capacity(c["nodes"], c["ciliumnodes"], PodAddressing())
+    assert r.status == PASS, r.evidence
+    assert "model 110 (AWS max-pods cap)" in evidence(r)
+    obj(c["nodes"], NODE_B)["status"]["allocatable"]["pods"] = "34"
+    assert verify.check_capacity(c["nodes"], c["ciliumnodes"], PodAddressing()).status == FAIL
+
+
+def test_kube_proxy_replacement_takes_a_host_network_pod_away(c):
+    replaced = PodAddressing(host_network_pods=2)
+    assert verify.check_capacity(c["nodes"], c["ciliumnodes"], replaced).status == FAIL
+
+
+def test_subnet_headroom_comes_from_the_ec2_api():
+    answer = {"Subnets": [
+        {"SubnetId": "subnet-a", "CidrBlock": "10.0.0.0/18", "AvailabilityZone": "eu-west-1a",
+         "AvailableIpAddressCount": 16000},
+        {"SubnetId": "subnet-b", "CidrBlock": "10.0.64.0/24", "AvailabilityZone": "eu-west-1b",
+         "AvailableIpAddressCount": 20}]}
+    ok = CommandOutcome(("aws",), 0, json.dumps({"Subnets": answer["Subnets"][:1]}), "")
+    assert verify.decide_subnets(ok, True).status == PASS
+    low = CommandOutcome(("aws",), 0, json.dumps(answer), "")
+    r = verify.decide_subnets(low, True)
+    # subnet-b: a /24 has 251 usable addresses; 20 free is 8%, under the 20% the validator warns at.
+    assert r.status == FAIL and "subnet-b (10.0.64.0/24, eu-west-1b): 20 of 251 free (8%)" in evidence(r)
+    assert verify.decide_subnets(None, False).status == SKIP
+    assert verify.decide_subnets(CommandOutcome(("aws",), 255, "", "AccessDenied"), True).status == FAIL
+
+
+def test_the_subnets_are_the_ones_ciliums_enis_live_in(c):
+    assert verify.subnet_ids(c["ciliumnodes"]) == sorted({
+        e["subnet"]["id"] for cn in c["ciliumnodes"]["items"] for e in cn["status"]["eni"]["enis"].values()})
 
 
 def test_host_network_and_finished_pods_are_not_judged(c):
@@ -501,10 +606,11 @@ def test_runner_on_a_healthy_cluster_exits_0_and_reports_every_check(c, kubeconf
     assert lines_by_check(out) == {
         "api-server": PASS, "cilium-agent": PASS, "cilium-envoy": PASS, "cilium-operator": PASS,
         "agent-not-ready-taint": PASS, "aws-node-not-scheduled": PASS, "pod-ips-from-cilium": PASS,
-        "pods-managed-by-cilium": PASS, "hubble": PASS, "demo-policy": PASS, "demo-tiefighter-landing": PASS,
+        "pods-managed-by-cilium": PASS, "hubble": PASS, "capacity": PASS, "subnet-headroom": SKIP,
+        "demo-policy": PASS, "demo-tiefighter-landing": PASS,
         "demo-xwing-landing": PASS, "demo-tiefighter-exhaust-port": PASS, "cilium-status": PASS,
         "cilium-connectivity-test": SKIP}
-    assert "verify: 14 passed, 0 failed, 1 skipped" in out
+    assert "verify: 15 passed, 0 failed, 2 skipped" in out
     kubectl_calls = [a for a in fake.calls if a[0].endswith("kubectl")]
     assert all(a[1:5] == ["--kubeconfig", kubeconfig, "--context", "dev"] for a in kubectl_calls)
     # each list is fetched once and shared by the checks that need it

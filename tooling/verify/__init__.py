@@ -10,11 +10,13 @@ The exit code is 0 when nothing failed, 1 when a check failed, 2 when verify cou
 
 Modules: ``results`` (CheckResult, CommandOutcome, exit codes), ``objects`` (reading
 ``kubectl get -o json`` answers), ``checks`` (the pure ``check_*`` / ``decide_*`` functions,
-and how "no pod got its IP from the VPC CNI" is decided), ``kubectl`` (commands under a
+and how "no pod got its IP from the VPC CNI" is decided), ``capacity`` (the live cluster
+against the capacity model), ``kubectl`` (commands under a
 deadline), ``runner`` (every check, and the report), ``cli`` (the command line;
 ``__main__`` runs it).
 """
 
+from .capacity import check_capacity, decide_subnets, subnet_ids
 from .checks import (
     check_agent_taint,
     check_aws_node,
@@ -53,6 +55,7 @@ __all__ = [
     "build_parser",
     "check_agent_taint",
     "check_aws_node",
+    "check_capacity",
     "check_cilium_agent",
     "check_cilium_envoy",
     "check_cilium_operator",
@@ -63,6 +66,7 @@ __all__ = [
     "decide_connectivity_test",
     "decide_demo_stage",
     "decide_probe",
+    "decide_subnets",
     "find_demo_namespaces",
     "items",
     "key_of",
@@ -74,4 +78,5 @@ __all__ = [
     "run_checks",
     "run_command",
     "stack_kubeconfig",
+    "subnet_ids",
 ]

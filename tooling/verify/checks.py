@@ -5,18 +5,26 @@
 How "no pod got its IP from the VPC CNI" is decided (check ``pod-ips-from-cilium``). In ENI
 mode Cilium and the VPC CNI both hand out secondary IPs of ENIs in the VPC, so an IP's range
 proves nothing, and cilium-operator may even adopt ENIs that aws-node attached. What does
-prove it is Cilium's own book-keeping: when the Cilium CNI plugin sets up a pod it asks the
-local agent for an IP with the owner ``<namespace>/<pod>``, and the agent records that
-allocation in its node's CiliumNode under ``status.ipam.used[<ip>].owner``. So a pod's IP is
-Cilium's iff the CiliumNode of the pod's node lists that IP as used by that very pod. When a
-CiliumNode publishes no ``used`` map at all, the fallback evidence is the pod's
-CiliumEndpoint listing the same IP. A VPC CNI annotation on the pod
-(``vpc.amazonaws.com/pod-ips``, ``vpc.amazonaws.com/pod-eni``) fails the pod outright.
+prove it is Cilium's own book-keeping, which changed in 1.20:
+
+* Cilium 1.20 runs ENI IPAM on the multi-pool allocator. The agent publishes the CIDRs it may
+  allocate from (each secondary IP as a /32, each delegated prefix as a /28) in its node's
+  CiliumNode ``spec.ipam.pools.allocated`` and allocates pod IPs locally, without a per-IP
+  ``status.ipam.used`` entry (Documentation/network/concepts/ipam/eni.rst). So a pod's IP is
+  Cilium's iff it lies in those CIDRs and the pod's CiliumEndpoint holds it. A node that first
+  ran 1.19 may keep a stale ``used`` map; it is ignored once pools are present.
+* Agents of 1.19 and older book each allocation with the owner ``<namespace>/<pod>`` under
+  ``status.ipam.used[<ip>].owner``: the IP is Cilium's iff that entry names this very pod.
+* A CiliumNode with neither: the fallback evidence is the pod's CiliumEndpoint listing the IP.
+
+A VPC CNI annotation on the pod (``vpc.amazonaws.com/pod-ips``, ``vpc.amazonaws.com/pod-eni``)
+fails the pod outright.
 Host-networked pods are excluded: their IP is the node's.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Sequence
 
@@ -162,15 +170,39 @@ def check_aws_node(daemonsets: Obj | Sequence[Obj], pods: Obj | Sequence[Obj]) -
     return result(name, True, "aws-node runs nowhere" if ds is not None else "aws-node is deleted", evidence)
 
 
+def allocated_cidrs(ciliumnode: Obj) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
+    """The CIDRs Cilium 1.20+ allocates pod IPs from on a node (``spec.ipam.pools.allocated``: each
+    secondary IP as a /32, each delegated prefix as its /28), or None for a node without pools
+    (an agent of 1.19 or older, which books pods in ``status.ipam.used`` instead)."""
+    pools = (((ciliumnode.get("spec") or {}).get("ipam") or {}).get("pools") or {}).get("allocated")
+    if not pools:
+        return None
+    out = []
+    for pool in pools:
+        for cidr in pool.get("cidrs") or []:
+            try:
+                out.append(ipaddress.ip_network(cidr, strict=False))
+            except ValueError:
+                continue
+    return out
+
+
 def check_pod_ips_from_cilium(pods: Obj | Sequence[Obj], ciliumnodes: Obj | Sequence[Obj],
                               ciliumendpoints: Obj | Sequence[Obj]) -> CheckResult:
-    """Every pod-network IP was allocated by Cilium to that pod (see the module docstring)."""
+    """Every pod-network IP was allocated by Cilium to that pod (see the module docstring).
+
+    Cilium 1.20 runs ENI IPAM on the multi-pool allocator: the agent allocates out of the CIDRs
+    in ``spec.ipam.pools.allocated`` and "does not write a per-IP entry to status.ipam.used"
+    (Documentation/network/concepts/ipam/eni.rst). So on a node with pools the IP must lie in
+    one of its allocated CIDRs and the pod's CiliumEndpoint must hold it; a ``used`` map there is
+    stale (left by 1.19) and ignored. A node without pools is checked the 1.19 way, by the owner
+    in ``status.ipam.used``."""
     name = "pod-ips-from-cilium"
     cnodes = {name_of(cn): cn for cn in items(ciliumnodes)}
     ceps = {key_of(e): e for e in items(ciliumendpoints)}
     with_ip, _ = networked_pods(pods)
     bad: list[str] = []
-    by_ipam = by_cep = 0
+    by_pools = by_ipam = by_cep = 0
     for p in with_ip:
         ip = p["status"]["podIP"]
         where = f"{key_of(p)} ({ip})"
@@ -184,6 +216,17 @@ def check_pod_ips_from_cilium(pods: Obj | Sequence[Obj], ciliumnodes: Obj | Sequ
         if cn is None:
             bad.append(f"{where}: no CiliumNode for node {node!r}, so Cilium allocates nothing there")
             continue
+        cep_ips = {a.get("ipv4") for a in (((ceps.get(key_of(p)) or {}).get("status") or {})
+                                            .get("networking") or {}).get("addressing") or []}
+        pools = allocated_cidrs(cn)
+        if pools is not None:
+            if not any(ipaddress.ip_address(ip) in net for net in pools):
+                bad.append(f"{where}: not in CiliumNode {node} spec.ipam.pools.allocated, so not allocated by Cilium")
+            elif ip not in cep_ips:
+                bad.append(f"{where}: in CiliumNode {node}'s pool, but no CiliumEndpoint of this pod holds it")
+            else:
+                by_pools += 1
+            continue
         used = ((cn.get("status") or {}).get("ipam") or {}).get("used") or {}
         if used:
             entry = used.get(ip)
@@ -195,14 +238,13 @@ def check_pod_ips_from_cilium(pods: Obj | Sequence[Obj], ciliumnodes: Obj | Sequ
             else:
                 by_ipam += 1
             continue
-        cep_ips = {a.get("ipv4") for a in (((ceps.get(key_of(p)) or {}).get("status") or {})
-                                            .get("networking") or {}).get("addressing") or []}
         if ip in cep_ips:
             by_cep += 1
         else:
             bad.append(f"{where}: CiliumNode {node} publishes no IPAM usage and no CiliumEndpoint lists this IP")
-    evidence = [f"{len(with_ip)} pods on the pod network: {by_ipam} found in CiliumNode status.ipam.used "
-                f"with the pod as owner, {by_cep} by their CiliumEndpoint"]
+    evidence = [f"{len(with_ip)} pods on the pod network: {by_pools} in their node's Cilium pool "
+                f"(spec.ipam.pools.allocated) and held by their CiliumEndpoint, {by_ipam} found in CiliumNode "
+                f"status.ipam.used with the pod as owner (agents of 1.19 or older), {by_cep} by their CiliumEndpoint"]
     if bad:
         return result(name, False, f"{len(bad)} pod IP(s) did not come from Cilium's IPAM", evidence + bad)
     if not with_ip:

@@ -12,7 +12,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from cilium_eks.capacity import PodAddressing
+from cilium_eks.config import parse_config
+
 from ..paths import PROJECT_DIR
+from ..stackfiles import project_name, stack_config
 from .kubectl import Kubectl, Runner
 from .results import EXIT_CANNOT_RUN, EXIT_OK
 from .runner import Options, report, run_checks
@@ -44,6 +48,14 @@ def stack_kubeconfig(stack: str, which: Callable[[str], str | None] = shutil.whi
         raise RuntimeError(f"could not read output `kubeconfig` of stack {stack!r} "
                            f"(has `pulumi up` run?): {proc.stderr.strip()[:400]}")
     return proc.stdout
+
+
+def stack_pod_addressing(stack: str) -> PodAddressing:
+    """How the stack's Cilium addresses pods, from its committed stack file (the capacity check's model)."""
+    raw = stack_config(stack)
+    project = project_name()
+    cfg = parse_config(raw, project=project, stack=stack, region=raw.get("aws:region"))
+    return cfg.cilium.pod_addressing
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +107,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return EXIT_CANNOT_RUN
         opts = Options(timeout=args.timeout, connectivity_test=args.connectivity_test,
                        connectivity_timeout=args.connectivity_timeout, demo_namespace=args.demo_namespace,
-                       kubeconfig=kubeconfig, context=args.context)
+                       kubeconfig=kubeconfig, context=args.context,
+                       pod_addressing=stack_pod_addressing(args.stack) if args.stack else PodAddressing())
         target = f"stack {args.stack}" if args.stack else (kubeconfig or "kubectl's default kubeconfig")
         print(f"verify: {target}{f', context {args.context}' if args.context else ''}, "
               f"{args.timeout:g}s per check", file=stdout)

@@ -7,12 +7,14 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from cilium_eks import demo
+from cilium_eks.capacity import PodAddressing
 from cilium_eks.cilium import NAMESPACE as CILIUM_NAMESPACE
 
+from .capacity import check_capacity, decide_subnets, subnet_ids
 from .checks import (
     check_agent_taint,
     check_aws_node,
@@ -35,12 +37,15 @@ from .results import EXIT_FAILED, EXIT_OK, FAIL, PASS, SKIP, CheckResult, result
 
 @dataclass(frozen=True)
 class Options:
+    """``pod_addressing`` is the stack's (``--stack``), else the program's defaults."""
+
     timeout: float = 60
     connectivity_test: bool = False
     connectivity_timeout: float = 1800
     demo_namespace: str | None = None
     kubeconfig: str | None = None
     context: str | None = None
+    pod_addressing: PodAddressing = field(default_factory=PodAddressing)
 
 
 def _guarded(name: str, timeout: float, body: Callable[[Deadline], CheckResult | list[CheckResult]]
@@ -90,6 +95,9 @@ def run_checks(k: Kubectl, opts: Options, which: Callable[[str], str | None] = s
     results += _guarded("pods-managed-by-cilium", t, lambda d: check_pods_managed(
         all_pods(d), k.get(d, "ciliumendpoints.cilium.io", all_namespaces=True)))
     results += _guarded("hubble", t, lambda d: check_hubble(system(d, "deployments")))
+    results += _guarded("capacity", t, lambda d: check_capacity(
+        k.get(d, "nodes"), k.get(d, "ciliumnodes.cilium.io"), opts.pod_addressing))
+    results += _guarded("subnet-headroom", t, lambda d: _subnet_check(k, d, opts, which, run))
     results += _guarded("demo", t, lambda d: _demo_checks(k, d, opts))
 
     cilium = which("cilium")
@@ -107,6 +115,17 @@ def run_checks(k: Kubectl, opts: Options, which: Callable[[str], str | None] = s
         test = run_command([cilium, "connectivity", "test", *ctx], opts.connectivity_timeout, env, run)
     results.append(decide_connectivity_test(test, opts.connectivity_test, cilium is not None))
     return results
+
+
+def _subnet_check(k: Kubectl, d: Deadline, opts: Options, which: Callable[[str], str | None],
+                  run: Runner) -> CheckResult:
+    aws = which("aws")
+    ids = subnet_ids(k.get(d, "ciliumnodes.cilium.io"))
+    outcome = None
+    if aws is not None and ids:
+        outcome = run_command([aws, "ec2", "describe-subnets", "--subnet-ids", *ids, "--output", "json"],
+                              opts.timeout, dict(os.environ), run)
+    return decide_subnets(outcome, aws is not None)
 
 
 def _demo_checks(k: Kubectl, d: Deadline, opts: Options) -> list[CheckResult]:
