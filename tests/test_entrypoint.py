@@ -24,8 +24,9 @@ from types import ModuleType
 import pytest
 import yaml
 
+from cilium_eks.config import parse_config
 from tooling import requirements
-from tooling.cli import prerequisites
+from tooling.cli import preflight, prerequisites
 from tooling.cli.__main__ import main as cli_main
 from tooling.paths import PROJECT_DIR
 from tooling.stackfiles import stack_files
@@ -149,9 +150,22 @@ def project(tmp_path: Path) -> Path:
     return proj
 
 
+#: This machine's egress address as the preflight sees it (never looked up from a test).
+EGRESS = "34.240.11.7"
+
+
 def base_env(tools: Tools, **extra: str) -> dict[str, str]:
-    """Only the stubs on PATH; no AWS or Pulumi settings from the developer's shell."""
-    return {"PATH": str(tools.bin), "HOME": str(tools.bin.parent), **extra}
+    """Only the stubs on PATH; no AWS or Pulumi settings from the developer's shell; an egress
+    address dev's 0.0.0.0/0 admits."""
+    return {"PATH": str(tools.bin), "HOME": str(tools.bin.parent), "CILIUM_EKS_EGRESS_IP": EGRESS, **extra}
+
+
+def with_api_cidrs(project: Path, stack: str, cidrs: list[str]) -> None:
+    """Replace a stack's publicAccessCidrs (prod ships a documentation-range placeholder)."""
+    path = project / f"Pulumi.{stack}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["cilium-eks:publicAccessCidrs"] = cidrs
+    path.write_text(yaml.safe_dump(doc))
 
 
 def run_main(argv: list[str], env: dict[str, str], project_dir: Path,
@@ -237,11 +251,59 @@ def test_verify_needs_kubectl_and_delegates_to_tooling_verify(
 def test_doctor_says_when_everything_is_in_place(
         tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
     tools.all_ok()
+    with_api_cidrs(project, "prod", [f"{EGRESS}/32"])
     code, output = run_main(["doctor", "--stack", "prod"], base_env(tools, PULUMI_CONFIG_PASSPHRASE="x"),
                             project, capfd)
     assert code == 0, output
     assert "Everything" in output and f"file://{project}/.pulumi-state" in output
     assert tools.calls("pulumi") == [], "doctor only checks"
+
+
+# --------------------------------------------------------------------------------------
+# Preflight: the stack's API must answer this machine before anything is created
+# --------------------------------------------------------------------------------------
+
+
+def test_up_of_production_refuses_a_documentation_range_and_preview_only_warns(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.all_ok()
+    env = base_env(tools, PULUMI_CONFIG_PASSPHRASE="x", CILIUM_EKS_EGRESS_IP="203.0.113.9")
+    code, output = run_main(["up", "--stack", "prod"], env, project, capfd)
+    assert code == EXIT_PREREQUISITES, output
+    assert "cilium-eks:publicAccessCidrs: 203.0.113.0/24 is a documentation range (RFC 5737)" in output
+    assert tools.calls("pulumi") == [], "nothing runs before the preflight passes"
+    code, output = run_main(["preview", "--stack", "prod"], env, project, capfd)
+    assert code == 0, output
+    assert "preflight: config: cilium-eks:publicAccessCidrs: 203.0.113.0/24 is a documentation range" in output
+
+
+def test_an_api_that_would_not_answer_this_machine_stops_up_with_the_fix(
+        tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    tools.all_ok()
+    with_api_cidrs(project, "prod", ["192.168.77.0/24"])
+    env = base_env(tools, PULUMI_CONFIG_PASSPHRASE="x")
+    code, output = run_main(["up", "--stack", "prod"], env, project, capfd)
+    assert code == EXIT_PREREQUISITES, output
+    assert f"its egress address {EGRESS} is not in publicAccessCidrs (192.168.77.0/24)" in output
+    assert f"'publicAccessCidrs[1]' {EGRESS}/32 --stack prod" in output and "deployRunner" in output
+    assert tools.calls("pulumi") == []
+    with_api_cidrs(project, "prod", ["192.168.77.0/24", f"{EGRESS}/32"])
+    code, output = run_main(["up", "--stack", "prod"], env, project, capfd)
+    assert code == 0, output
+
+
+def test_the_preflight_decides_from_the_endpoints_and_the_vpc() -> None:
+    raw = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
+    raw["cilium-eks:publicAccessCidrs"] = ["192.168.77.0/24"]
+    cfg = parse_config(raw, project="cilium-eks", stack="prod", region="eu-west-1")
+    assert preflight.api_problem(cfg, "192.168.77.10", None)[0] is None
+    # prod's VPC is 10.20.0.0/16 and its private endpoint is on: a runner inside it is fine.
+    assert preflight.api_problem(cfg, "203.0.113.50", "10.20.64.9")[0] is None
+    problem, _ = preflight.api_problem(cfg, "203.0.113.50", "10.99.0.5")
+    assert problem is not None and "it is not inside the VPC (10.99.0.5)" in problem.what
+    # Without an egress address (no network here), nothing can be decided: a note, not a refusal.
+    problem, note = preflight.api_problem(cfg, None, "10.99.0.5")
+    assert problem is None and "CILIUM_EKS_EGRESS_IP" in note
 
 
 # --------------------------------------------------------------------------------------
@@ -274,8 +336,10 @@ def test_the_policy_pack_runs_with_preview_and_up_once_it_exists(
     (policies / "PulumiPolicy.yaml").write_text("runtime: python\n")
     env = base_env(tools, PULUMI_CONFIG_PASSPHRASE_FILE=str(tools.bin.parent / "pass"))
     (tools.bin.parent / "pass").write_text("secret\n")
+    with_api_cidrs(project, "prod", [f"{EGRESS}/32"])
     code, output = run_main(["up", "--stack", "prod", "--yes"], env, project, capfd)
     assert code == 0, output
+    assert f"preflight: this machine's egress address {EGRESS} is in publicAccessCidrs" in output
     calls = [c.split(" | ")[0] + " @ " + c.split("cwd=")[1] for c in tools.calls("pulumi")]
     assert calls == [
         f"pulumi stack select --create --secrets-provider passphrase prod --non-interactive @ {project}",

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .backend import pulumi_env, resolve_backend
+from .preflight import preflight
 from .prerequisites import Problem, prerequisite_problems, which
 from .stacks import StackInfo, all_stacks
 
@@ -62,9 +63,21 @@ def with_venv_tools(project_dir: Path, env: Mapping[str, str]) -> dict[str, str]
     return out
 
 
+def checked(command: str, info: StackInfo, project_dir: Path, env: Mapping[str, str], out: Out) -> list[Problem]:
+    """Every prerequisite of ``command``, then (once the tools are there) the preflight: the
+    stack's blocking config problems and whether its API will answer this machine."""
+    problems = prerequisite_problems(command, info, project_dir, env)
+    if command in ("preview", "up", "doctor", "destroy"):
+        found, notes = preflight(command, info.stack, project_dir, env)
+        problems += found
+        for note in notes:
+            out.info(f"preflight: {note}")
+    return problems
+
+
 def cmd_pulumi(command: str, info: StackInfo, extra: Sequence[str], project_dir: Path,
                env: Mapping[str, str], out: Out) -> int:
-    problems = prerequisite_problems(command, info, project_dir, env)
+    problems = checked(command, info, project_dir, env, out)
     if problems:
         report_problems(out, f"run `{command}` for stack '{info.stack}'", problems)
         return EXIT_PREREQUISITES
@@ -104,7 +117,7 @@ def cmd_verify(info: StackInfo, extra: Sequence[str], project_dir: Path, env: Ma
 
 
 def cmd_doctor(info: StackInfo, project_dir: Path, env: Mapping[str, str], out: Out) -> int:
-    problems = prerequisite_problems("doctor", info, project_dir, env)
+    problems = checked("doctor", info, project_dir, env, out)
     if problems:
         report_problems(out, f"deploy stack '{info.stack}' yet", problems)
         return EXIT_PREREQUISITES
