@@ -24,6 +24,7 @@ How CrossGuard sees this program (facts the rules rely on; sources in policies/R
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ from pulumi_policy import (
 
 from .context import StackContext
 from .rules.cilium_eni_mode import validate_cilium_eni_mode
+from .rules.cilium_known_bad_combinations import validate_cilium_known_bad_combinations
 from .rules.cilium_operator_least_privilege import validate_cilium_operator_least_privilege
 from .rules.cilium_release_does_not_wait import validate_cilium_release_does_not_wait
 from .rules.cilium_version_pinned import validate_cilium_version_pinned
@@ -46,7 +48,9 @@ from .rules.eks_control_plane_logs import validate_eks_control_plane_logs
 from .rules.eks_no_default_node_group import validate_eks_no_default_node_group
 from .rules.eks_secrets_encrypted import validate_eks_secrets_encrypted
 from .rules.hubble_observability import validate_hubble_observability
+from .rules.node_capacity import validate_node_capacity
 from .rules.nodes_join_after_cilium import validate_nodes_join_after_cilium
+from .rules.stack_config_valid import validate_stack_config_valid
 from .rules.vpc_cni_disabled import validate_vpc_cni_disabled
 from .schemas import API_SCHEMA, ENI_MODE_SCHEMA, HUBBLE_SCHEMA, LEAST_PRIVILEGE_SCHEMA, LOGS_SCHEMA, VERSION_SCHEMA
 
@@ -111,6 +115,15 @@ def all_rules(context: StackContext | None = None) -> list[Rule]:
              False, validate_eks_secrets_encrypted, ADVISORY, Severity.MEDIUM),
         Rule("eks-control-plane-logs", "Security-relevant EKS control-plane logs are enabled.",
              False, validate_eks_control_plane_logs, ADVISORY, Severity.LOW, LOGS_SCHEMA),
+        Rule("cilium-known-bad-combinations",
+             "The Cilium release is no version x values combination of the known-bad table.",
+             False, validate_cilium_known_bad_combinations, MANDATORY if context.production else ADVISORY,
+             Severity.HIGH),
+        Rule("node-capacity",
+             "Node groups admit exactly the pods Cilium can address, and their subnets hold them at maxSize.",
+             True, validate_node_capacity, MANDATORY, Severity.HIGH),
+        Rule("stack-config-valid", "The stack's configuration passes the program's own validator.",
+             True, functools.partial(validate_stack_config_valid, context=context), MANDATORY, Severity.HIGH),
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: The only environment class that relaxes the strict rules (as the program's validator decides:
@@ -27,6 +27,8 @@ class StackContext:
     project: str | None = None
     stack: str | None = None
     environment: str | None = None
+    #: The stack's whole config as the engine passes it (what ``stack-config-valid`` validates).
+    config: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def production(self) -> bool:
@@ -37,7 +39,8 @@ class StackContext:
     @classmethod
     def from_config(cls, project: str | None, stack: str | None, config: Mapping[str, Any]) -> StackContext:
         env = config.get(f"{project}:environment") if project else None
-        return cls(project=project, stack=stack, environment=str(env) if isinstance(env, str) else None)
+        return cls(project=project, stack=stack, environment=str(env) if isinstance(env, str) else None,
+                   config=dict(config))
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> StackContext:
