@@ -2,8 +2,10 @@
 
 Order of creation, enforced by data and by explicit dependencies:
 VPC -> EKS control plane (no nodes) -> aws-node disabled -> Cilium release (not waiting)
--> node groups (tainted until the Cilium agent is ready) -> Hubble UI access, demo.
-Every pod therefore starts on Cilium; the recipe's manual restart step is never needed.
+-> node groups (tainted until the Cilium agent is ready; after NAT routes and the ENI cleanup)
+-> CoreDNS add-on, Hubble UI access, demo.
+Every pod therefore starts on Cilium; the recipe's manual restart step is never needed. Destroy
+runs the other way: load balancers and add-ons, then nodes, then the ENI cleanup, then subnets.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from components import (
     CiliumArgs,
     Cluster,
     ClusterArgs,
+    CoreDns,
+    CoreDnsArgs,
+    EniCleanup,
+    EniCleanupArgs,
     HubbleUi,
     HubbleUiArgs,
     Network,
@@ -31,7 +37,7 @@ from components import (
 
 
 def main() -> None:
-    cfg = read_stack_config()  # raises with every config problem before anything is declared
+    cfg = read_stack_config()  # raises with every config problem before anything is declared (logs warnings)
     prefix = cfg.name_prefix
     cilium_options = cfg.cilium
 
@@ -69,18 +75,29 @@ def main() -> None:
         tags=cfg.tags,
     ))
 
+    eni_cleanup = EniCleanup(f"{prefix}-eni-cleanup", EniCleanupArgs(
+        cluster_name=cfg.cluster_name, region=cfg.region, subnets=network.subnets))
+
     node_groups = [
         NodeGroup(f"{prefix}-nodes-{group.name}", NodeGroupArgs(
             cluster=cluster.eks,
             name_prefix=prefix,
             spec=group,
-            subnet_ids=network.private_subnet_ids,
+            subnet_ids=network.routed_private_subnet_ids,
             cilium_release=cilium.release,
-            max_pods=cilium_options.max_pods,
+            kubernetes_version=cfg.cluster.kubernetes_version,
+            ami_release=cfg.node_ami_release,
+            pod_addressing=cilium_options.pod_addressing,
+            after=[eni_cleanup.command],
             tags=cfg.tags,
         ))
         for group in cfg.node_groups
     ]
+    nodes = [g.node_group for g in node_groups]
+
+    CoreDns(f"{prefix}-coredns", CoreDnsArgs(
+        cluster_name=cluster.cluster_name, kubernetes_version=cfg.cluster.kubernetes_version, nodes=nodes,
+        tags=cfg.tags))
 
     if cfg.demo_enabled:
         demo = StarWarsDemo(f"{prefix}-demo", StarWarsDemoArgs(
@@ -88,7 +105,7 @@ def main() -> None:
             policy=cfg.demo_policy,
             k8s_provider=cluster.k8s_provider,
             cilium_release=cilium.release,
-            nodes=[g.node_group for g in node_groups],
+            nodes=nodes,
         ))
         pulumi.export("demo_namespace", demo.namespace)
 
@@ -96,10 +113,10 @@ def main() -> None:
         ui_access=cfg.hubble_ui_access,
         k8s_provider=cluster.k8s_provider,
         cilium_release=cilium.release,
-        nodes=[g.node_group for g in node_groups],
+        nodes=nodes,
         cluster_name=cluster.cluster_name,
         region=cfg.region,
-        allowed_cidrs=[cfg.vpc_cidr],
+        allowed_cidrs=network.vpc_cidrs,
     ))
 
     pulumi.export("vpc_id", network.vpc_id)

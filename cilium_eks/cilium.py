@@ -3,9 +3,9 @@ the Helm values, built in one place.
 
 ``CiliumOptions`` is what a user decides. Everything another part of the cluster must do
 because of it is a property here (``daemonsets_to_disable``, ``manage_kube_proxy_addon``,
-``needs_api_server_host``, and for the capacity model ``host_network_pods``, ``reserved_ips``,
-``first_interface_index``, ``pre_allocate``), so the program, the plan, the docs and the policy
-pack read one answer. ``helm_values`` is the only function that builds the values.
+``needs_api_server_host``; ``pod_addressing`` for the capacity model, read from the values as the
+policy pack reads a release's), so the program, the plan, the docs and the policy pack read one
+answer. ``helm_values`` is the only function that builds the values.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .aws_node import AWS_NODE, KUBE_PROXY
+from .capacity import PodAddressing
 from .hubble import hubble_values
 from .network import POD_SUBNET_TAG
 
@@ -109,37 +110,11 @@ class CiliumOptions:
         return self.kube_proxy_replacement
 
     @property
-    def max_pods(self) -> int | None:
-        """The kubelet's max pods with prefix delegation (until node groups take the capacity model's)."""
-        return 110 if self.prefix_delegation else None
-
-    @property
-    def host_network_pods(self) -> int:
-        """Pods on every node that use the node's network (no pod IP) yet count toward the
-        kubelet's max pods: the Cilium agent, cilium-envoy unless ``envoy.enabled`` is false
-        (both ``hostNetwork: true`` in the 1.20.0 chart), and kube-proxy unless Cilium replaces it."""
-        envoy = get_path(self.extra_values, "envoy.enabled") is not False
-        return 1 + int(envoy) + int(not self.kube_proxy_replacement)
-
-    @property
-    def reserved_ips(self) -> int:
-        """Pod IPs the agent takes for itself on every node: cilium_host and the health endpoint,
-        plus one for ingress when Envoy config, ingress or Gateway API is on."""
-        ingress = any(get_path(self.extra_values, f"{k}.enabled") is True
-                      for k in ("envoyConfig", "ingressController", "gatewayAPI"))
-        return 2 + int(ingress)
-
-    @property
-    def first_interface_index(self) -> int:
-        value = get_path(self.extra_values, "eni.nodeSpec.firstInterfaceIndex")
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-    @property
-    def pre_allocate(self) -> int:
-        """Addresses the operator keeps free on every node (``ipam.nodeSpec.ipamPreAllocate``, default 8)."""
-        value = get_path(self.extra_values, "ipam.nodeSpec.ipamPreAllocate")
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 8
-
+    def pod_addressing(self) -> PodAddressing:
+        """What the capacity model and the nodes' max-pods expression need to know of these options
+        (read from the values they produce, as the policy pack reads a release's)."""
+        return pod_addressing(helm_values(self, cluster_name="-", operator_replicas=1, operator_role_arn="-",
+                                          api_server_host="-"))
 
 def operator_replicas(min_nodes: int) -> int:
     """Two operators for HA, but never more than the nodes that are always there: the
@@ -166,6 +141,17 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             out[k] = _copy(v)
     return out
+
+
+def as_int(value: Any) -> int | None:
+    """An integer value as a config, a values object or the engine (JSON numbers arrive as floats) holds it."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def get_path(values: Any, path: str, default: Any = None) -> Any:
@@ -216,6 +202,30 @@ def helm_values(options: CiliumOptions, *, cluster_name: str, operator_replicas:
         owned["k8sServiceHost"] = api_server_host
         owned["k8sServicePort"] = 443
     return deep_merge(deep_merge(options.extra_values, hubble_values()), owned)
+
+
+def pod_addressing(values: Mapping[str, Any]) -> PodAddressing:
+    """How a release with these values addresses pods on every node (the capacity model's input).
+
+    Host-network pods take no pod IP but count toward the kubelet's max pods: the Cilium agent,
+    cilium-envoy unless ``envoy.enabled`` is false (both ``hostNetwork: true`` in the 1.20.0
+    chart), kube-proxy unless Cilium replaces it. The agent takes two pod IPs for itself on every
+    node (cilium_host and the health endpoint), one more for ingress when Envoy config, ingress or
+    Gateway API is on. ``eni.nodeSpec.firstInterfaceIndex`` (default 0) and
+    ``ipam.nodeSpec.ipamPreAllocate`` (default 8) as set."""
+    def count(path: str, default: int) -> int:
+        value = as_int(get_path(values, path))
+        return value if value is not None and value >= 0 else default
+
+    envoy = get_path(values, "envoy.enabled") is not False
+    kube_proxy = get_path(values, "kubeProxyReplacement") not in (True, "true")
+    ingress = any(get_path(values, f"{k}.enabled") is True for k in ("envoyConfig", "ingressController", "gatewayAPI"))
+    return PodAddressing(
+        prefix_delegation=get_path(values, "eni.awsEnablePrefixDelegation") is True,
+        reserved_ips=2 + int(ingress),
+        host_network_pods=1 + int(envoy) + int(kube_proxy),
+        first_interface_index=count("eni.nodeSpec.firstInterfaceIndex", 0),
+        pre_allocate=count("ipam.nodeSpec.ipamPreAllocate", 8))
 
 
 def chart_name(chart: Any) -> str | None:

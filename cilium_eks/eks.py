@@ -16,6 +16,27 @@ CONTROL_PLANE_LOG_TYPES: tuple[str, ...] = get_args(ControlPlaneLogType)
 CapacityType = Literal["ON_DEMAND", "SPOT"]
 CAPACITY_TYPES: tuple[str, ...] = get_args(CapacityType)
 
+#: The EKS-optimized AL2023 AMI release the node groups run, pinned: a new release rolls the nodes only
+#: when this (config ``nodeAmiRelease``) changes. Releases: https://github.com/awslabs/amazon-eks-ami/releases
+DEFAULT_AMI_RELEASE = "v20260724"
+
+
+def ami_parameter(kubernetes_version: str, architecture: str, release: str) -> str:
+    """The public SSM parameter holding the AMI id of one AL2023 release, for one Kubernetes minor
+    and architecture (``x86_64`` or ``arm64``). The per-release parameter is the one Karpenter
+    resolves pinned ``al2023@vYYYYMMDD`` aliases through (aws/karpenter-provider-aws
+    ``pkg/providers/amifamily/al2023.go``); the AMI it names is
+    ``amazon-eks-node-al2023-<arch>-standard-<k8s>-<release>``."""
+    name = f"amazon-eks-node-al2023-{architecture}-standard-{kubernetes_version}-{release}"
+    family = f"/aws/service/eks/optimized-ami/{kubernetes_version}/amazon-linux-2023/{architecture}/standard"
+    return f"{family}/{name}/image_id"
+
+
+def ami_architecture(architecture: str | None) -> str:
+    """The AMI architecture name of a Kubernetes one (``amd64`` -> ``x86_64``)."""
+    return "arm64" if architecture == "arm64" else "x86_64"
+
+
 #: Grants cluster-admin through an EKS access entry.
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 

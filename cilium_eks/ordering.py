@@ -26,6 +26,8 @@ EKS_CLUSTER_COMPONENT = "eks:index:Cluster"
 DAEMONSET_PATCH = "kubernetes:apps/v1:DaemonSetPatch"
 COMMANDS = frozenset({"command:local:Command", "command:remote:Command"})
 AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
+SERVICE = "kubernetes:core/v1:Service"
+SUBNET = "aws:ec2/subnet:Subnet"
 #: Resources that are a group of Kubernetes nodes, managed (EKS) or self-managed (an ASG).
 NODE_GROUP_TYPES = frozenset({
     "eks:index:ManagedNodeGroup",
@@ -186,13 +188,29 @@ def installs_aws_node(graph: DependencyGraph) -> bool:
     return not any(r.props.get("bootstrapSelfManagedAddons") is False for r in clusters)
 
 
+def is_eni_cleanup(r: Resource) -> bool:
+    """The destroy-time step that deletes the ENIs cilium-operator left (components/eni_cleanup.py),
+    recognised by the tag it filters on."""
+    env = r.props.get("environment")
+    return r.type in COMMANDS and isinstance(env, Mapping) and env.get("CLUSTER_TAG") == "io.cilium/cluster-name"
+
+
+def is_load_balancer_service(r: Resource) -> bool:
+    return r.type == SERVICE and get_path(r.props, "spec.type") == "LoadBalancer"
+
+
+def _of(test: Callable[[Resource], bool]) -> Callable[[DependencyGraph], list[Resource]]:
+    return lambda g: sorted((r for r in g.resources.values() if test(r)), key=lambda r: r.urn)
+
+
 ROLES: Mapping[str, Callable[[DependencyGraph], list[Resource]]] = {
-    "cilium-release": lambda g: sorted((r for r in g.resources.values() if is_cilium_release(r)), key=lambda r: r.urn),
-    "eks-control-plane": lambda g: sorted((r for r in g.resources.values() if is_eks_control_plane(r)),
-                                          key=lambda r: r.urn),
-    "aws-node-removal": lambda g: sorted((r for r in g.resources.values() if is_aws_node_removal(r)),
-                                         key=lambda r: r.urn),
+    "cilium-release": _of(is_cilium_release),
+    "eks-control-plane": _of(is_eks_control_plane),
+    "aws-node-removal": _of(is_aws_node_removal),
     "node-group": node_groups,
+    "eni-cleanup": _of(is_eni_cleanup),
+    "subnet": _of(lambda r: r.type == SUBNET),
+    "load-balancer-service": _of(is_load_balancer_service),
 }
 
 
@@ -204,7 +222,9 @@ ROLES: Mapping[str, Callable[[DependencyGraph], list[Resource]]] = {
 @dataclass(frozen=True)
 class OrderingRule:
     """Every resource of role ``later`` waits for every resource of role ``earlier``
-    (``each=True``) or for at least one of them (``each=False``)."""
+    (``each=True``) or for at least one of them (``each=False``). Creation follows the waits and
+    destruction runs them backwards, so a rule orders both. With ``optional``, a stack without
+    either role has nothing to check (an adopted VPC has no subnets of its own)."""
 
     name: str
     later: str
@@ -212,6 +232,7 @@ class OrderingRule:
     why: str
     fix: str
     each: bool = True
+    optional: bool = False
 
 
 ORDERING_RULES: tuple[OrderingRule, ...] = (
@@ -232,6 +253,21 @@ ORDERING_RULES: tuple[OrderingRule, ...] = (
         fix="pass the release to the node group as depends_on (NodeGroupArgs.cilium_release in "
             "components/node_group.py)",
         each=False),
+    OrderingRule(
+        "nodes-after-eni-cleanup", "node-group", "eni-cleanup",
+        why="on destroy the ENI cleanup then runs once no node (and no cilium-operator) is left to create or "
+            "reclaim ENIs, and deletes those left available before their subnets are deleted",
+        fix="declare the EniCleanup component and pass its command to every NodeGroup as `after`"),
+    OrderingRule(
+        "eni-cleanup-after-subnets", "eni-cleanup", "subnet",
+        why="on destroy the ENI cleanup runs before the subnets are deleted, which an ENI left available "
+            "would block with DependencyViolation",
+        fix="pass the Network's subnets to EniCleanupArgs.subnets", optional=True),
+    OrderingRule(
+        "load-balancers-after-nodes", "load-balancer-service", "node-group",
+        why="on destroy a LoadBalancer Service goes first, while the nodes and the cluster that delete its "
+            "load balancer still exist; its load balancer's ENIs would otherwise block the subnets",
+        fix="make the Service depend on the node groups (HubbleUiArgs.nodes)", optional=True),
 )
 RULES_BY_NAME: Mapping[str, OrderingRule] = {r.name: r for r in ORDERING_RULES}
 
@@ -254,6 +290,8 @@ def check_ordering(graph: DependencyGraph, rules: Sequence[OrderingRule] = ORDER
             continue
         laters = ROLES[rule.later](graph)
         earliers = ROLES[rule.earlier](graph)
+        if rule.optional and not (laters and earliers):
+            continue
         if not laters:
             out.append(OrderingFinding(rule, None, earliers[0] if earliers else None, False))
         for later in laters:

@@ -7,12 +7,15 @@ package; nothing here imports the tooling.
 
 Order a stack must keep, with the data each component hands the next::
 
-    Network -> Cluster -> AwsNodeRemoval -> Cilium -> NodeGroup(s) -> HubbleUi, StarWarsDemo
+    Network -> Cluster -> AwsNodeRemoval -> Cilium -> NodeGroup(s) -> CoreDns, HubbleUi, StarWarsDemo
+    Network -> EniCleanup -> NodeGroup(s)   (so the cleanup runs on destroy between nodes and subnets)
 """
 
 from .aws_node import AwsNodeRemoval, AwsNodeRemovalArgs
 from .cilium import Cilium, CiliumArgs
 from .cluster import Cluster, ClusterArgs
+from .coredns import CoreDns, CoreDnsArgs
+from .eni_cleanup import EniCleanup, EniCleanupArgs
 from .hubble_ui import HubbleUi, HubbleUiArgs
 from .network import Network, NetworkArgs
 from .node_group import NodeGroup, NodeGroupArgs
@@ -25,6 +28,10 @@ __all__ = [
     "CiliumArgs",
     "Cluster",
     "ClusterArgs",
+    "CoreDns",
+    "CoreDnsArgs",
+    "EniCleanup",
+    "EniCleanupArgs",
     "HubbleUi",
     "HubbleUiArgs",
     "Network",

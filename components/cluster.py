@@ -125,8 +125,10 @@ class Cluster(pulumi.ComponentResource):
             # Patches (aws-node) need server-side apply; it is the v4 default, stated here
             # because the program depends on it.
             enable_server_side_apply=True,
-            # Lets `pulumi destroy` finish when the cluster is already gone.
-            delete_unreachable=True,
+            # No delete_unreachable: set permanently, a `pulumi refresh` from an address the API
+            # does not admit would silently drop the release, the patches and the Hubble Service
+            # from state. When the cluster is really gone, run the destroy with
+            # PULUMI_K8S_DELETE_UNREACHABLE=true (docs/deploying.md).
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -28,6 +28,12 @@ from cilium_eks.hubble import (
 TYPE_TOKEN = "cilium-eks:components:Hubble"
 
 
+def _check_cidrs(cidrs: Sequence[str]) -> list[str]:
+    if not cidrs or any(c.endswith("/0") for c in cidrs):
+        raise ValueError("an internal Hubble UI load balancer needs allowed_cidrs narrower than /0")
+    return list(cidrs)
+
+
 @dataclass(frozen=True)
 class HubbleUiArgs:
     """Inputs of :class:`HubbleUi`.
@@ -45,7 +51,7 @@ class HubbleUiArgs:
     nodes: Sequence[pulumi.Resource]
     cluster_name: pulumi.Input[str]
     region: str
-    allowed_cidrs: Sequence[str]
+    allowed_cidrs: pulumi.Input[Sequence[str]]
 
 
 class HubbleUi(pulumi.ComponentResource):
@@ -56,9 +62,8 @@ class HubbleUi(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         if args.ui_access not in UI_ACCESS_MODES:
             raise ValueError(f"ui_access must be one of {UI_ACCESS_MODES}, not {args.ui_access!r}")
-        if args.ui_access == "internal-load-balancer" and (
-                not args.allowed_cidrs or any(c.endswith("/0") for c in args.allowed_cidrs)):
-            raise ValueError("an internal Hubble UI load balancer needs allowed_cidrs narrower than /0")
+        if args.ui_access == "internal-load-balancer" and not isinstance(args.allowed_cidrs, pulumi.Output):
+            _check_cidrs(list(args.allowed_cidrs))  # pyright: ignore[reportArgumentType]  # a plain sequence here
 
         self.ui_command = pulumi.Output.from_input(args.cluster_name).apply(
             lambda cluster: (
@@ -77,7 +82,8 @@ class HubbleUi(pulumi.ComponentResource):
                     "type": "LoadBalancer",
                     "selector": dict(UI_SELECTOR),
                     "ports": [{"name": "http", "port": 80, "target_port": UI_TARGET_PORT, "protocol": "TCP"}],
-                    "load_balancer_source_ranges": list(args.allowed_cidrs),
+                    # Known only at deploy time for an adopted VPC: checked then.
+                    "load_balancer_source_ranges": pulumi.Output.from_input(args.allowed_cidrs).apply(_check_cidrs),
                 },
                 opts=pulumi.ResourceOptions(
                     parent=self,

@@ -12,6 +12,10 @@ from cilium_eks.network import POD_SUBNET_TAG, ExistingVpc, NewVpc
 
 TYPE_TOKEN = "cilium-eks:components:Network"
 
+#: Where Kubernetes puts internal load balancers (the AWS cloud controller and the AWS Load
+#: Balancer Controller both select subnets by it).
+INTERNAL_ELB_TAG = {"kubernetes.io/role/internal-elb": "1"}
+
 
 @dataclass(frozen=True)
 class NetworkArgs:
@@ -34,6 +38,12 @@ class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
+    #: The private subnet ids once their default route through NAT exists: what nodes take.
+    routed_private_subnet_ids: pulumi.Output[list[str]]
+    #: The VPC's IPv4 CIDR blocks (an adopted VPC's, read from EC2).
+    vpc_cidrs: pulumi.Output[list[str]]
+    #: The subnets this component created (none for an adopted VPC).
+    subnets: list[pulumi.Resource]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
@@ -43,19 +53,30 @@ class Network(pulumi.ComponentResource):
         # pods can never land in a public subnet.
         pod_tag = {POD_SUBNET_TAG[0]: POD_SUBNET_TAG[1]}
 
+        self.subnets = []
         if isinstance(args.vpc, ExistingVpc):
-            self._adopt(name, args.vpc, {"cluster": cluster_tag, "pod-eni": pod_tag}, child)
+            self._adopt(name, args.vpc, {"cluster": cluster_tag, "pod-eni": pod_tag, "internal-elb": INTERNAL_ELB_TAG},
+                        child)
         else:
             self._create(name, args.vpc, args, cluster_tag, pod_tag, child)
-        self.register_outputs({"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids,
+        self.register_outputs({"vpc_id": self.vpc_id, "vpc_cidrs": self.vpc_cidrs,
+                               "private_subnet_ids": self.private_subnet_ids,
+                               "routed_private_subnet_ids": self.routed_private_subnet_ids,
                                "public_subnet_ids": self.public_subnet_ids})
 
     def _adopt(self, name: str, vpc: ExistingVpc, tag_sets: Mapping[str, Mapping[str, str]],
                child: pulumi.ResourceOptions) -> None:
         self.vpc_id = pulumi.Output.from_input(vpc.vpc_id)
         self.private_subnet_ids = pulumi.Output.from_input(list(vpc.private_subnet_ids))
+        # Someone else's subnets: whether they route through NAT is theirs to ensure.
+        self.routed_private_subnet_ids = self.private_subnet_ids
         self.public_subnet_ids = pulumi.Output.from_input(list(vpc.public_subnet_ids))
-        # Adopted subnets keep their own tags; only the two this cluster needs are added.
+        described = aws.ec2.get_vpc_output(id=vpc.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
+        # Every IPv4 block of the VPC (a VPC may have secondary CIDRs: pods can live there).
+        self.vpc_cidrs = described.cidr_block_associations.apply(
+            lambda blocks: sorted(b.cidr_block for b in blocks if b.cidr_block))
+        # Adopted subnets keep their own tags; only those this cluster needs are added: EKS's,
+        # Cilium's pod-ENI filter, and internal load balancers (the Hubble UI's NLB).
         for i, subnet_id in enumerate(vpc.private_subnet_ids):
             for label, tag in tag_sets.items():
                 for key, value in tag.items():
@@ -103,7 +124,7 @@ class Network(pulumi.ComponentResource):
             private = aws.ec2.Subnet(
                 f"{name}-private-{i}", vpc_id=vpc.id, cidr_block=net.private_subnet_cidrs[i], availability_zone=az,
                 map_public_ip_on_launch=False,
-                tags={**tags, **cluster_tag, **pod_tag, "kubernetes.io/role/internal-elb": "1",
+                tags={**tags, **cluster_tag, **pod_tag, **INTERNAL_ELB_TAG,
                       "Name": f"{args.name_prefix}-private-{i}"},
                 opts=child)
             private_subnets.append(private)
@@ -130,10 +151,13 @@ class Network(pulumi.ComponentResource):
                 f"{name}-private-{i}-rta", subnet_id=private.id, route_table_id=rt.id, opts=child))
 
         self.vpc_id = vpc.id
-        # The ids carry the route associations as dependencies: whatever uses the private
-        # subnets (control plane ENIs, nodes that must reach ECR and the EKS API) waits
-        # until they route to the internet through NAT.
+        self.vpc_cidrs = pulumi.Output.from_input([net.cidr])
+        self.subnets = [*private_subnets, *public_subnets]
+        # The control plane only needs the subnets to exist (its ENIs never leave the VPC), so it
+        # does not wait ~2 min for the NAT gateways. Nodes must reach ECR and the EKS API as they
+        # boot: their ids carry the route associations as dependencies.
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets]).apply(list)
         count = len(private_subnets)
-        self.private_subnet_ids = pulumi.Output.all(
+        self.routed_private_subnet_ids = pulumi.Output.all(
             *[s.id for s in private_subnets], *[r.id for r in private_routes]).apply(lambda ids: list(ids[:count]))
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets]).apply(list)

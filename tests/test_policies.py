@@ -9,6 +9,7 @@ Graphs are the cached committed ones, deep-copied before a mutation.
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import importlib
@@ -40,13 +41,18 @@ from tooling.paths import PROJECT_DIR
 from tooling.policy_adapter import Evaluation, Violation, evaluate
 from tooling.stackfiles import stack_config
 
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 RULE_NAMES = [
     "eks-no-default-node-group", "cilium-eni-mode", "cilium-version-pinned", "cilium-release-does-not-wait",
     "nodes-join-after-cilium", "vpc-cni-disabled", "cilium-operator-least-privilege", "hubble-observability",
-    "eks-api-not-public", "eks-secrets-encrypted", "eks-control-plane-logs",
+    "eks-api-not-public", "eks-secrets-encrypted", "eks-control-plane-logs", "cilium-known-bad-combinations",
+    "node-capacity", "stack-config-valid",
 ]
-STACK_POLICIES = {"nodes-join-after-cilium", "vpc-cni-disabled", "cilium-operator-least-privilege"}
+STACK_POLICIES = {"nodes-join-after-cilium", "vpc-cni-disabled", "cilium-operator-least-privilege", "node-capacity",
+                  "stack-config-valid"}
 ADVISORY_BY_DEFAULT = {"hubble-observability", "eks-secrets-encrypted", "eks-control-plane-logs"}
+#: Mandatory in a production (strict) stack, advisory in a development one.
+STRICT_ONLY_IN_PRODUCTION = {"eks-api-not-public", "cilium-known-bad-combinations"}
 
 
 # --------------------------------------------------------------------------------------
@@ -124,6 +130,32 @@ def add_child(graph: Graph, parent: RecordedResource, type_: str, name: str, pro
     return r
 
 
+def user_data_with_taint(user_data: str, key: str, effect: str | None) -> str:
+    """Launch-template user data (base64 MIME, as pulumi-eks writes it: kubelet flags in a
+    nodeadm NodeConfig's JSON list) with the ``--register-with-taints`` entries for ``key``
+    removed (``effect`` None) or given ``effect``; every other byte is kept."""
+    text = base64.b64decode(user_data).decode()
+
+    def edit(m: re.Match[str]) -> str:
+        kept = []
+        for spec in m[2].split(","):  # key=value:Effect
+            key_value = spec.split(":", 1)[0]
+            if key_value.split("=", 1)[0] != key:
+                kept.append(spec)
+            elif effect is not None:
+                kept.append(f"{key_value}:{effect}")
+        if kept:
+            return f'{m[1] or ""}"--register-with-taints={",".join(kept)}"{m[3] or ""}'
+        return m[3] if m[1] and m[3] else ""  # drop the list element and exactly one of its commas
+
+    edited, n = re.subn(r'(,\s*)?"--register-with-taints=([^"]*)"(\s*,\s*)?', edit, text)
+    assert n >= 1, "no --register-with-taints flag in the user data"
+    for part in edited.split("--BOUNDARY"):
+        if part.strip().startswith("Content-Type: application/node.eks.aws"):
+            json.loads(part.split("\n\n", 1)[1].strip().removeprefix("---"))  # still a NodeConfig
+    return base64.b64encode(edited.encode()).decode()
+
+
 def new_violations(stack: str, ev: Evaluation, base: Evaluation | None = None) -> list[Violation]:
     before = set((base or baseline(stack)).violations)
     return [v for v in ev.violations if v not in before]
@@ -191,7 +223,7 @@ def test_entry_point_builds_the_pack_for_the_stack_it_runs_for(monkeypatch: pyte
     assert list(policies) == RULE_NAMES
     for name, p in policies.items():
         assert isinstance(p, pulumi_policy.StackValidationPolicy) == (name in STACK_POLICIES), name
-        expected = (api_level if name == "eks-api-not-public" else pulumi_policy.EnforcementLevel.ADVISORY
+        expected = (api_level if name in STRICT_ONLY_IN_PRODUCTION else pulumi_policy.EnforcementLevel.ADVISORY
                     if name in ADVISORY_BY_DEFAULT else pulumi_policy.EnforcementLevel.MANDATORY)
         assert p.enforcement_level == expected, name
 
@@ -465,16 +497,34 @@ def test_node_group_waiting_through_its_parent_component_is_accepted():
 def test_node_group_without_the_agent_not_ready_taint_is_refused(stack: str, taints: Any):
     graph = mutable(stack)
     group = sorted(graph.of_type("eks:index:ManagedNodeGroup"), key=lambda r: r.name)[0]
-    # The component's input and what pulumi-eks passes on to the EKS node group.
+    # The component's input, what pulumi-eks passes on to the EKS node group, and the kubelet
+    # flags it writes into the launch template's user data (which the rule reads too).
     for r in [group, *graph.descendants(group.urn)]:
+        if "taints" not in r.inputs:
+            continue
         if taints is None:
             drop_prop(r, "taints")
         else:
             set_prop(r, "taints", taints)
+    [template] = [r for r in graph.descendants(group.urn) if r.type == LAUNCH_TEMPLATE]
+    key = AGENT_NOT_READY_TAINT["key"]
+    assert resources.declared_taints(template.inputs) == [(key, "NoExecute")], "the user data carries it"
+    set_prop(template, "userData", user_data_with_taint(template.inputs["userData"], key,
+                                                        None if taints is None else "NoSchedule"))
+    assert resources.declared_taints(template.inputs) == ([] if taints is None else [(key, "NoSchedule")])
     (v,) = assert_only(stack, evaluate(graph), "nodes-join-after-cilium",
                        f"does not carry the taint {AGENT_NOT_READY_TAINT['key']}=true:NoExecute",
                        "AGENT_NOT_READY_TAINT")
     assert v.urn == group.urn
+
+
+def test_the_taint_in_the_launch_templates_user_data_alone_counts(stack: str):
+    # Why the mutation above must strip the user data: the kubelet registers the taint from it.
+    graph = mutable(stack)
+    group = sorted(graph.of_type("eks:index:ManagedNodeGroup"), key=lambda r: r.name)[0]
+    for r in [group, *graph.descendants(group.urn)]:
+        drop_prop(r, "taints")
+    assert evaluate(graph).violations == baseline(stack).violations
 
 
 # --------------------------------------------------------------------------------------
@@ -684,8 +734,9 @@ def test_public_endpoint_without_cidrs_is_open_to_the_world_on_aws():
 def test_api_rule_level_follows_the_stack_environment_and_the_pack_config():
     graph = committed_graph("dev")
     production = {**stack_config("dev"), "cilium-eks:environment": "production"}
-    assert [(v.policy, v.level) for v in evaluate(graph, stack_config=production).mandatory] == [
-        ("eks-api-not-public", "mandatory")]
+    # The program's own validator (stack-config-valid) refuses 0.0.0.0/0 in a production stack too.
+    assert sorted((v.policy, v.level) for v in evaluate(graph, stack_config=production).mandatory) == [
+        ("eks-api-not-public", "mandatory"), ("stack-config-valid", "mandatory")]
     forced = evaluate(graph, pack_config={"eks-api-not-public": {"enforcementLevel": "mandatory"}})
     assert [(v.policy, v.level) for v in forced.mandatory] == [("eks-api-not-public", "mandatory")]
 

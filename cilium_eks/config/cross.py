@@ -22,15 +22,9 @@ DOCUMENTATION_RANGES = tuple(ipaddress.ip_network(c) for c in ("192.0.2.0/24", "
 
 def group_capacity(cfg: StackConfig) -> dict[str, list[capacity.NodeCapacity]]:
     """Per node group, the capacity of each of its instance types the table knows."""
-    out: dict[str, list[capacity.NodeCapacity]] = {}
-    for g in cfg.node_groups:
-        out[g.name] = [
-            capacity.node_capacity(t, prefix_delegation=cfg.cilium.prefix_delegation,
-                                   host_network_pods=cfg.cilium.host_network_pods,
-                                   reserved_ips=cfg.cilium.reserved_ips,
-                                   first_interface_index=cfg.cilium.first_interface_index)
-            for t in (instance_types.lookup(name) for name in g.instance_types) if t is not None]
-    return out
+    addressing = cfg.cilium.pod_addressing
+    return {g.name: [addressing.node(t) for t in (instance_types.lookup(n) for n in g.instance_types) if t]
+            for g in cfg.node_groups}
 
 
 def group_demands(cfg: StackConfig) -> list[capacity.GroupDemand]:
@@ -38,7 +32,7 @@ def group_demands(cfg: StackConfig) -> list[capacity.GroupDemand]:
     for name, nodes in group_capacity(cfg).items():
         group = next(g for g in cfg.node_groups if g.name == name)
         if nodes:
-            per_node = max((capacity.node_addresses(n, cfg.cilium.pre_allocate) for n in nodes),
+            per_node = max((capacity.node_addresses(n, cfg.cilium.pod_addressing.pre_allocate) for n in nodes),
                            key=lambda a: (a.addresses, a.blocks))
             demands.append(capacity.GroupDemand(name=name, max_nodes=group.max_size, per_node=per_node))
     return demands

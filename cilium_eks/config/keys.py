@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args
 from ..aws_node import AWS_NODE_MODES
 from ..cilium import DEFAULT_VERSION as DEFAULT_CILIUM_VERSION
 from ..demo import POLICY_STAGES
-from ..eks import DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
+from ..eks import DEFAULT_AMI_RELEASE, DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
 from ..hubble import UI_ACCESS_MODES
 from ..network import NAT_GATEWAY_MODES
 
@@ -72,6 +72,9 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
               "With existingVpcId: public subnet ids (optional)."),
     ConfigKey("kubernetesVersion", "string", DEFAULT_KUBERNETES_VERSION,
               "EKS Kubernetes version, `1.NN`.", SUPPORTED_KUBERNETES_VERSIONS),
+    ConfigKey("nodeAmiRelease", "string", DEFAULT_AMI_RELEASE,
+              "EKS-optimized AL2023 AMI release of every node group, `vYYYYMMDD` (awslabs/amazon-eks-ami releases). "
+              "Pinned: nodes roll only when it changes; docs/upgrading.md gives the command that finds the newest."),
     ConfigKey("endpointPrivateAccess", "boolean", True,
               "Reach the Kubernetes API from inside the VPC (nodes use it)."),
     ConfigKey("endpointPublicAccess", "boolean", True,
@@ -83,8 +86,9 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("clusterLogTypes", "array", ["api", "audit", "authenticator"],
               "Control-plane log types sent to CloudWatch."),
     ConfigKey("clusterAdminArns", "array", [],
-              "IAM role/user ARNs given cluster-admin through EKS access entries (the identity "
-              "running `pulumi up` is admin already)."),
+              "IAM role/user ARNs given cluster-admin through EKS access entries. Only the identity that "
+              "created the cluster is admin without an entry: list the CI deploy role when a person created "
+              "the stack, and the people when CI did."),
     ConfigKey("awsNodeMode", "string", "patch",
               "How the AWS VPC CNI is disabled: `patch` (DaemonSet kept, scheduled nowhere; "
               "Cilium's recommendation) or `delete` (DaemonSet deleted, as the original recipe).",

@@ -176,6 +176,10 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
                          f"in a {v['environment']} stack (only `environment: development` allows it)",
                          "list only your office/VPN/CI egress CIDRs, or set endpointPublicAccess false")
 
+    if not re.fullmatch(r"v\d{8}", v["nodeAmiRelease"]):
+        errs.add("nodeAmiRelease", f"{v['nodeAmiRelease']!r} is not an AMI release (`vYYYYMMDD`)",
+                 "pin a release of https://github.com/awslabs/amazon-eks-ami/releases, e.g. "
+                 f"`pulumi config set nodeAmiRelease {CONFIG_KEYS_BY_NAME['nodeAmiRelease'].default}`")
     if not v["deployRunner"] or not all(label.strip() for label in v["deployRunner"]):
         errs.add("deployRunner", "no runner label (or an empty one) is given",
                  "list the labels of the runner that deploys this stack, e.g. `[ubuntu-latest]`")
@@ -188,6 +192,7 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
         vpc_cidr=v["vpcCidr"],
         network=network,
         cluster=cluster,
+        node_ami_release=v["nodeAmiRelease"],
         aws_node_mode=v["awsNodeMode"],
         cilium_version=v["ciliumVersion"],
         cilium=cilium,

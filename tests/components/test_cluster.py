@@ -121,4 +121,5 @@ def test_the_kubernetes_provider_uses_the_clusters_kubeconfig_with_server_side_a
     kubeconfig = json.loads(provider.inputs["kubeconfig"])
     assert kubeconfig["clusters"][0]["cluster"]["server"] == cluster(graph).registered_outputs["endpoint"]
     assert provider.inputs["enableServerSideApply"] == "true"
-    assert provider.inputs["deleteUnreachable"] == "true"
+    # Never set permanently: a refresh from outside publicAccessCidrs would drop resources from state.
+    assert "deleteUnreachable" not in provider.inputs

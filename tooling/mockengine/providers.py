@@ -4,6 +4,7 @@ remote components (recorded as "synthetic")."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Callable
@@ -15,6 +16,11 @@ if TYPE_CHECKING:
     from .monitor import RecordingMonitor
 
 ACCOUNT_ID = "123456789012"
+
+#: Any of these makes pulumi-eks build its own launch template for a managed node group
+#: (``customLaunchTemplateArgs`` and ``customUserDataArgs``, pulumi-eks v4.3.0 nodegroup.ts L2128, userdata.ts L135).
+_CUSTOM_LAUNCH_TEMPLATE_ARGS = ("bootstrapExtraArgs", "kubeletExtraArgs", "bottlerocketSettings", "nodeadmExtraOptions",
+                                "enableIMDSv2", "userData", "amiId", "enableEfaSupport")
 
 
 def hex_id(seed: str, n: int = 17) -> str:
@@ -216,15 +222,71 @@ class EngineMocks:
                 cluster_name = parent.outputs.get("eksCluster") and self.monitor.recorded[
                     parent.outputs["eksCluster"].urn].outputs.get("name")
         ng_name = inputs.get("nodeGroupName") or f"{inputs.get('nodeGroupNamePrefix', name + '-')}{hex_id(urn, 8)}"
-        ng = self._child(urn, "aws:eks/nodeGroup:NodeGroup", f"{name}-managedNodeGroup", {
+        state: dict[str, Any] = {
             "clusterName": cluster_name, "nodeGroupName": ng_name,
             "arn": f"arn:aws:eks:{self.region}:{ACCOUNT_ID}:nodegroup/{cluster_name}/{ng_name}/{hex_id(urn, 8)}",
             "nodeRoleArn": inputs.get("nodeRoleArn"), "subnetIds": inputs.get("subnetIds"),
             "scalingConfig": inputs.get("scalingConfig"), "taints": inputs.get("taints"),
             "labels": inputs.get("labels"), "instanceTypes": inputs.get("instanceTypes"),
             "capacityType": inputs.get("capacityType"), "amiType": "AL2023_x86_64_STANDARD", "status": "ACTIVE",
-        }, f"{cluster_name}:{ng_name}")
+            "diskSize": inputs.get("diskSize"),
+        }
+        if any(inputs.get(k) is not None for k in _CUSTOM_LAUNCH_TEMPLATE_ARGS):
+            lt = self._launch_template(name, inputs, urn, cluster)
+            # pulumi-eks moves the disk into the template and drops what an AMI id in it excludes.
+            for dropped in ("diskSize", "amiType", "releaseVersion", "version"):
+                state.pop(dropped, None)
+            state["launchTemplate"] = {"id": lt.id, "version": "1"}
+        ng = self._child(urn, "aws:eks/nodeGroup:NodeGroup", f"{name}-managedNodeGroup", state,
+                         f"{cluster_name}:{ng_name}")
         return None, {"nodeGroup": ng, "placementGroupName": ""}
+
+    def _launch_template(self, name: str, inputs: dict[str, Any], urn: str, cluster: Any) -> ResourceRef:
+        """The launch template pulumi-eks builds for a managed node group that needs one
+        (``createMNGCustomLaunchTemplate`` and ``createUserData`` for AL2023, pulumi-eks v4.3.0
+        ``nodejs/eks/nodes/nodegroup.ts`` L2048-2300, ``nodes/userdata.ts`` L253-404)."""
+        endpoint, ca = "https://unknown", ""
+        if isinstance(cluster, ResourceRef) and self.monitor is not None and cluster.urn in self.monitor.recorded:
+            eks_ref = self.monitor.recorded[cluster.urn].outputs.get("eksCluster")
+            if isinstance(eks_ref, ResourceRef) and eks_ref.urn in self.monitor.recorded:
+                eks_state = self.monitor.recorded[eks_ref.urn].outputs
+                endpoint = eks_state.get("endpoint", endpoint)
+                ca = (eks_state.get("certificateAuthority") or {}).get("data", ca)
+                cluster_name = eks_state.get("name")
+            else:
+                cluster_name = None
+        else:
+            cluster_name = inputs.get("clusterName")
+        parts = [("application/node.eks.aws", "---\n" + json.dumps({
+            "apiVersion": "node.eks.aws/v1alpha1", "kind": "NodeConfig",
+            "spec": {"cluster": {"name": cluster_name, "apiServerEndpoint": endpoint, "certificateAuthority": ca,
+                                 "cidr": "10.100.0.0/16"}}}))]
+        flags = str(inputs.get("kubeletExtraArgs") or "").split()
+        labels = inputs.get("labels") or {}
+        if labels:
+            flags.append("--node-labels=" + ",".join(f"{k}={v}" for k, v in labels.items()))
+        effects = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+        taints = inputs.get("taints") or []
+        if taints:
+            flags.append("--register-with-taints=" + ",".join(
+                f"{t['key']}={t['value']}:{effects[t['effect']]}" if t.get("value") else
+                f"{t['key']}:{effects[t['effect']]}" for t in taints))
+        if flags:
+            parts.append(("application/node.eks.aws", "---\n" + json.dumps({
+                "apiVersion": "node.eks.aws/v1alpha1", "kind": "NodeConfig", "spec": {"kubelet": {"flags": flags}}})))
+        parts += [(o["contentType"], o["content"]) for o in inputs.get("nodeadmExtraOptions") or []]
+        mime = 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="BOUNDARY"\n\n'
+        mime += "".join(f"--BOUNDARY\nContent-Type: {ct}\n\n{content}\n" for ct, content in parts) + "--BOUNDARY--\n"
+        state: dict[str, Any] = {
+            "imageId": inputs.get("amiId"),
+            "userData": base64.b64encode(mime.encode()).decode(),
+            "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": inputs.get("diskSize")}}],
+        }
+        if inputs.get("enableIMDSv2") is not None:
+            state["metadataOptions"] = {"httpTokens": "required" if inputs["enableIMDSv2"] else "optional",
+                                        "httpPutResponseHopLimit": 2, "httpEndpoint": "enabled"}
+        return self._child(urn, "aws:ec2/launchTemplate:LaunchTemplate", f"{name}-launchTemplate", state,
+                           "lt-" + hex_id(urn))
 
     # -- invokes -----------------------------------------------------------------------
 
@@ -241,6 +303,32 @@ class EngineMocks:
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
                     "reverseDnsPrefix": "com.amazonaws"}
+        if token == "aws:ssm/getParameter:getParameter":
+            # EKS AMI ids are public parameters; any other name is a mistake a real run would hit too.
+            name = str(args.get("name", ""))
+            if not name.startswith("/aws/service/eks/optimized-ami/") or not name.endswith("/image_id"):
+                raise NotImplementedError(f"the mock engine only knows EKS AMI parameters, not {name!r}")
+            return {"name": name, "value": "ami-" + hex_id(name), "type": "String", "id": name, "arn":
+                    f"arn:aws:ssm:{self.region}::parameter{name}", "version": 1, "insecureValue": "ami-" + hex_id(name)}
+        if token == "aws:ec2/getVpc:getVpc":
+            vpc_id = str(args.get("id", ""))
+            cidr = "10.99.0.0/16"
+            return {"id": vpc_id, "cidrBlock": cidr, "arn": f"arn:aws:ec2:{self.region}:{ACCOUNT_ID}:vpc/{vpc_id}",
+                    "cidrBlockAssociations": [{"associationId": "vpc-cidr-assoc-" + hex_id(vpc_id), "cidrBlock": cidr,
+                                               "state": "associated"},
+                                              {"associationId": "vpc-cidr-assoc-2" + hex_id(vpc_id, 9),
+                                               "cidrBlock": "100.64.0.0/16", "state": "associated"}],
+                    "enableDnsHostnames": True, "enableDnsSupport": True, "state": "available"}
+        if token == "aws:eks/getAddonVersion:getAddonVersion":
+            k8s_version = str(args.get("kubernetesVersion"))
+            return {"addonName": args.get("addonName"), "kubernetesVersion": k8s_version,
+                    "version": f"v1.12.4-eksbuild.{k8s_version.split('.')[-1]}", "id": str(args.get("addonName"))}
+        if token == "aws:ec2/getInstanceType:getInstanceType":
+            name = str(args.get("instanceType"))
+            arm = name.split(".")[0].rstrip("dn").endswith("g")
+            return {"instanceType": name, "id": name, "defaultVcpus": 4,
+                    "supportedArchitectures": ["arm64"] if arm else ["x86_64"],
+                    "maximumNetworkInterfaces": 4, "maximumIpv4AddressesPerInterface": 15}
         if token in ("aws:index/getRegion:getRegion",):
             return {"name": self.region, "region": self.region, "id": self.region,
                     "endpoint": f"ec2.{self.region}.amazonaws.com"}

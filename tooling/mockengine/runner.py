@@ -27,13 +27,15 @@ def _as_config_string(value: Any) -> str:
 
 
 def run(program: Callable[[], None], *, project: str, stack: str, config: Mapping[str, Any] | None = None,
-        cwd: Path | None = None, on_monitor: Callable[[RecordingMonitor], None] | None = None) -> Graph:
+        cwd: Path | None = None, on_monitor: Callable[[RecordingMonitor], None] | None = None,
+        preview: bool = True) -> Graph:
     """Evaluate ``program`` as the Pulumi language host would, under the mock engine.
 
     ``config`` holds fully namespaced keys (``aws:region``, ``<project>:<key>``) with values
-    as a stack file holds them. Raises whatever the program raises. ``on_monitor`` receives the
-    recording monitor before the program runs, so a caller can inspect what was declared even
-    when it fails.
+    as a stack file holds them. ``preview`` (default) evaluates it as `pulumi preview` does,
+    ``preview=False`` as `pulumi up` (the program refuses more then). Raises whatever the
+    program raises. ``on_monitor`` receives the recording monitor before the program runs, so a
+    caller can inspect what was declared even when it fails.
     """
     import pulumi
     from pulumi.runtime import settings as rt_settings
@@ -49,7 +51,7 @@ def run(program: Callable[[], None], *, project: str, stack: str, config: Mappin
         on_monitor(monitor)
 
     # EngineMocks has the methods of pulumi's Mocks (new_resource, call) without subclassing it.
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)  # pyright: ignore[reportArgumentType]
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)  # pyright: ignore[reportArgumentType]
     set_all_config({k: _as_config_string(v) for k, v in raw.items()},
                    [k for k, v in raw.items() if isinstance(v, dict) and set(v) == {"secure"}])
     # set_mocks registers a bare root stack; run the program in a fresh one, as the
@@ -78,7 +80,7 @@ def namespaced(raw: Mapping[str, Any], project: str, overrides: Mapping[str, Any
 
 def run_program(stack: str, *, config: Mapping[str, Any] | None = None,
                 project_dir: Path = PROJECT_DIR, overrides: Mapping[str, Any] | None = None,
-                on_monitor: Callable[[RecordingMonitor], None] | None = None) -> Graph:
+                on_monitor: Callable[[RecordingMonitor], None] | None = None, preview: bool = True) -> Graph:
     """Evaluate the project's real ``__main__.py`` for a stack under the mock engine.
 
     ``config`` replaces the stack file's config; ``overrides`` is merged on top (keys
@@ -92,4 +94,5 @@ def run_program(stack: str, *, config: Mapping[str, Any] | None = None,
     def program() -> None:
         runpy.run_path(str(main), run_name="__main__")
 
-    return run(program, project=project, stack=stack, config=raw, cwd=project_dir, on_monitor=on_monitor)
+    return run(program, project=project, stack=stack, config=raw, cwd=project_dir, on_monitor=on_monitor,
+               preview=preview)

@@ -4,6 +4,7 @@
     python -m tooling.plan --stack prod --format mermaid --output build/prod.mmd
     python -m tooling.plan --stack dev --format json --output build/dev.json
     python -m tooling.plan --stack dev --image svg --output build/dev.svg   # needs Graphviz `dot`
+    python -m tooling.plan --stack prod --capacity-report build/prod-capacity.svg   # subnet use at maxSize
     python -m tooling.plan --stack dev --set ciliumKubeProxyReplacement=true   # what if
 
 No AWS account and no Pulumi CLI: the real ``__main__.py`` runs under the project's one mock
@@ -40,6 +41,7 @@ from cilium_eks.config import ConfigError
 
 from ..stackfiles import stack_files
 from .build import make_plan
+from .capacity import capacity_report, capacity_svg
 from .diagram import render_dot, render_mermaid
 from .document import to_json
 from .model import Plan, PlanError
@@ -95,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
                         "format, for the image (default: plan-<stack>.<png|svg>)")
     p.add_argument("--image", choices=IMAGE_FORMATS, default=None,
                    help="also draw the dependency graph with Graphviz `dot` (must be installed)")
+    p.add_argument("--capacity-report", type=Path, default=None, metavar="FILE.svg",
+                   help="also write an SVG chart of every private subnet's use at maxSize")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key for this plan only (value read as YAML), e.g. "
                         "--set ciliumKubeProxyReplacement=true; repeatable")
@@ -146,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.write(doc)
             else:
                 _write(args.output, doc)
+        if args.capacity_report is not None:
+            _write(args.capacity_report, capacity_svg(capacity_report(plan.config), f"stack {args.stack}"))
         if args.image:
             if args.output is None:
                 target = Path(f"plan-{args.stack}.{args.image}")

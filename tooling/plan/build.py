@@ -32,6 +32,8 @@ def _estimate(r: RecordedResource) -> tuple[int, str]:
     if r.type == HELM_RELEASE and not r.inputs.get("skipAwait", False):
         timeout = int(r.inputs.get("timeout") or 300)
         return timeout, f"Helm release waits for every pod to be ready (up to {timeout} s)"
+    if r.type == "command:local:Command" and str(r.inputs.get("create", "")).strip() == "true":
+        return 0, "nothing to do on create (it acts on destroy)"
     if r.type == "kubernetes:core/v1:Service" and (r.inputs.get("spec") or {}).get("type") == "LoadBalancer":
         return 180, "load balancer ~2-3 min until it has an address"
     if r.type in SLOW_STEPS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .capacity import capacity_json, capacity_report
 from .diagram import edges
 from .model import Plan
 from .text import outputs, plain
@@ -32,6 +33,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
             for s in sorted(plan.steps.values(), key=lambda s: plan._order(s.urn))
         ],
         "waves": [[plan.steps[u].name for u in wave] for wave in plan.waves],
+        "destroy_waves": [[plan.steps[u].name for u in wave] for wave in reversed(plan.waves)],
         "edges": [{"from": plan.steps[a].name, "to": plan.steps[b].name, "why": sorted(k)}
                   for a, b, k in edges(plan)],
         "critical_path": {"estimated_seconds": plan.total_seconds,
@@ -39,6 +41,9 @@ def to_json(plan: Plan) -> dict[str, Any]:
                                      "estimate_seconds": plan.steps[u].seconds, "note": plan.steps[u].note}
                                     for u in plan.critical_path]},
         "checks": [{"ok": c.ok, "text": c.text} for c in plan.checks],
+        "capacity": capacity_json(capacity_report(plan.config)),
+        "warnings": [{"key": p.key, "severity": p.severity, "what": p.what, "fix": p.fix}
+                     for p in plan.config.warnings],
         "cilium_values": plain(plan.cilium_values),
         "outputs": [{"name": n, "secret": s} for n, s in outputs(plan)],
     }

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from ..mockengine import RecordedResource, Secret
+from .capacity import capacity_report, render_capacity
 from .format import fmt_clock, fmt_seconds, label
 from .model import SLOW_THRESHOLD_SECONDS, Plan
 
@@ -87,6 +88,15 @@ def render_waves(plan: Plan, *, with_waits: bool = True) -> list[str]:
     return lines
 
 
+def render_destroy_order(plan: Plan) -> list[str]:
+    """`pulumi destroy` deletes a step only once everything that waits for it is gone: the
+    creation waves, backwards."""
+    lines = []
+    for i, wave in enumerate(reversed(plan.waves), start=1):
+        lines.append(f"  {i:>2}. " + ", ".join(plan.steps[u].label for u in wave))
+    return lines
+
+
 def render_critical_path(plan: Plan) -> list[str]:
     width = max((len(plan.steps[u].label) for u in plan.critical_path), default=10) + 2
     lines = []
@@ -95,6 +105,18 @@ def render_critical_path(plan: Plan) -> list[str]:
         note = f"  {s.note}" if s.note and s.seconds >= SLOW_THRESHOLD_SECONDS else ""
         lines.append(f"  {fmt_clock(plan.start[urn]):>6}  {s.label.ljust(width)}{fmt_seconds(s.seconds):>9}{note}")
     return lines
+
+
+def render_warnings(plan: Plan) -> list[str]:
+    """What the validator reported without stopping the plan: warnings, and what `pulumi up` refuses."""
+    problems = plan.config.warnings
+    if not problems:
+        return []
+    lines = [f"Configuration warnings ({len(problems)})", "=" * len(f"Configuration warnings ({len(problems)})")]
+    for p in problems:
+        tag = "REFUSED BY `pulumi up`" if p.severity == "deploy" else "warning"
+        lines.append(f"  [{tag}] {p}")
+    return [*lines, ""]
 
 
 def render_text(plan: Plan) -> str:
@@ -123,10 +145,19 @@ def render_text(plan: Plan) -> str:
         "=" * 40,
         *render_critical_path(plan),
         "",
+        f"Destroy order: {len(plan.waves)} waves (`pulumi destroy` deletes what waits for a step before the step)",
+        "=" * 40,
+        *render_destroy_order(plan),
+        "",
         "Why this order",
         "==============",
         *[f"  [{'ok' if c.ok else 'WARNING'}] {c.text}" for c in plan.checks],
         "",
+        "Capacity",
+        "========",
+        *render_capacity(capacity_report(cfg)),
+        "",
+        *render_warnings(plan),
         "Cilium Helm values",
         "==================",
         values_yaml(plan).rstrip("\n"),

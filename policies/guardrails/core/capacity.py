@@ -52,6 +52,32 @@ LARGE_NODE_CAP = 250
 LARGE_NODE_VCPUS = 30
 
 
+@dataclass(frozen=True)
+class PodAddressing:
+    """How Cilium addresses pods on every node (from ``CiliumOptions.pod_addressing``): what the
+    capacity model and the nodes' max-pods expression need, nothing else."""
+
+    prefix_delegation: bool = False
+    reserved_ips: int = AGENT_RESERVED_IPS
+    host_network_pods: int = 3
+    first_interface_index: int = 0
+    pre_allocate: int = DEFAULT_PRE_ALLOCATE
+
+    def node(self, t: InstanceType) -> NodeCapacity:
+        return node_capacity(t, prefix_delegation=self.prefix_delegation, host_network_pods=self.host_network_pods,
+                             reserved_ips=self.reserved_ips, first_interface_index=self.first_interface_index)
+
+    def expression(self, cap: int) -> str:
+        return max_pods_expression(prefix_delegation=self.prefix_delegation, reserved_ips=self.reserved_ips,
+                                   host_network_pods=self.host_network_pods, cap=cap,
+                                   first_interface_index=self.first_interface_index)
+
+
+def group_cap(types: Sequence[InstanceType | None]) -> int:
+    """The max-pods cap of a group: the smallest of its types' (110 when a type is unknown)."""
+    return min((aws_max_pods_cap(t.vcpus if t else None) for t in types), default=SMALL_NODE_CAP)
+
+
 def aws_max_pods_cap(vcpus: int | None) -> int:
     """EKS's recommended cap: 110 below 30 vCPUs, 250 from 30 (110 when the vCPUs are unknown)."""
     return LARGE_NODE_CAP if vcpus is not None and vcpus >= LARGE_NODE_VCPUS else SMALL_NODE_CAP

@@ -15,14 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .cilium import get_path, parse_version
+from .cilium import as_int, get_path, parse_version
 
 Severity = Literal["refuse", "production"]
 
 
 def _cluster_id_in_unsafe_range(values: Mapping[str, Any]) -> bool:
-    cluster_id = get_path(values, "cluster.id", 0)
-    if not isinstance(cluster_id, int) or isinstance(cluster_id, bool):
+    cluster_id = as_int(get_path(values, "cluster.id", 0))
+    if cluster_id is None:
         return False
     unsafe = 128 <= cluster_id <= 255 or 384 <= cluster_id <= 511
     allowed = get_path(values, "extraConfig", {}) or {}

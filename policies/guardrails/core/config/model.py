@@ -24,6 +24,7 @@ class StackConfig:
     vpc_cidr: str
     network: NewVpc | ExistingVpc
     cluster: ClusterSpec
+    node_ami_release: str
     aws_node_mode: AwsNodeMode
     cilium_version: str
     cilium: CiliumOptions
