@@ -280,23 +280,23 @@ def test_up_of_production_refuses_a_documentation_range_and_preview_only_warns(
 def test_an_api_that_would_not_answer_this_machine_stops_up_with_the_fix(
         tools: Tools, project: Path, capfd: pytest.CaptureFixture[str]) -> None:
     tools.all_ok()
-    with_api_cidrs(project, "prod", ["192.168.77.0/24"])
+    with_api_cidrs(project, "prod", ["52.95.77.0/24"])
     env = base_env(tools, PULUMI_CONFIG_PASSPHRASE="x")
     code, output = run_main(["up", "--stack", "prod"], env, project, capfd)
     assert code == EXIT_PREREQUISITES, output
-    assert f"its egress address {EGRESS} is not in publicAccessCidrs (192.168.77.0/24)" in output
+    assert f"its egress address {EGRESS} is not in publicAccessCidrs (52.95.77.0/24)" in output
     assert f"'publicAccessCidrs[1]' {EGRESS}/32 --stack prod" in output and "deployRunner" in output
     assert tools.calls("pulumi") == []
-    with_api_cidrs(project, "prod", ["192.168.77.0/24", f"{EGRESS}/32"])
+    with_api_cidrs(project, "prod", ["52.95.77.0/24", f"{EGRESS}/32"])
     code, output = run_main(["up", "--stack", "prod"], env, project, capfd)
     assert code == 0, output
 
 
 def test_the_preflight_decides_from_the_endpoints_and_the_vpc() -> None:
     raw = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())["config"]
-    raw["cilium-eks:publicAccessCidrs"] = ["192.168.77.0/24"]
+    raw["cilium-eks:publicAccessCidrs"] = ["52.95.77.0/24"]
     cfg = parse_config(raw, project="cilium-eks", stack="prod", region="eu-west-1")
-    assert preflight.api_problem(cfg, "192.168.77.10", None)[0] is None
+    assert preflight.api_problem(cfg, "52.95.77.10", None)[0] is None
     # prod's VPC is 10.20.0.0/16 and its private endpoint is on: a runner inside it is fine.
     assert preflight.api_problem(cfg, "203.0.113.50", "10.20.64.9")[0] is None
     problem, _ = preflight.api_problem(cfg, "203.0.113.50", "10.99.0.5")

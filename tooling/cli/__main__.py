@@ -14,8 +14,8 @@ the project, in `.pulumi-state/` (a file:// backend, ignored by git), and stack 
 encrypted with a passphrase (PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE). Stacks
 are created on first use (`pulumi stack select --create`).
 
-Exit codes: 0 ok; 1 the command failed; 2 usage error or unknown stack (or bad config, from
-plan); 3 a prerequisite is missing (nothing was run).
+Exit codes: 0 ok; 1 the command failed; 2 usage error, unknown stack, a stack file Pulumi would
+refuse (its line is named), or bad config (from plan); 3 a prerequisite is missing (nothing was run).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 
 from ..paths import PROJECT_DIR
+from ..stackfiles import StackFileError
 from .commands import EXIT_OK, EXIT_USAGE, Out, cmd_doctor, cmd_list, cmd_pulumi, cmd_verify, run_module
 from .stacks import UsageError, stack_info
 
@@ -73,6 +74,9 @@ def main(argv: Sequence[str] | None = None, *, env: MutableMapping[str, str] | N
             return cmd_verify(info, extra, project_dir, env, out)
         return cmd_pulumi(command, info, extra, project_dir, env, out)
     except UsageError as exc:
+        out.err(f"stack.py: {exc}")
+        return EXIT_USAGE
+    except StackFileError as exc:  # a stack file Pulumi would refuse (or read otherwise than it looks)
         out.err(f"stack.py: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:

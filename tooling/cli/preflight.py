@@ -22,7 +22,8 @@ from pathlib import Path
 from cilium_eks.config import ConfigError, StackConfig, parse_config
 from cilium_eks.network import NewVpc
 
-from ..stackfiles import project_name, stack_config
+from ..chart_check import offline_chart_check
+from ..stackfiles import StackFileError, project_name, stack_program_config
 from .prerequisites import Problem
 
 CHECKIP_URL = "https://checkip.amazonaws.com"
@@ -84,14 +85,22 @@ def preflight(command: str, stack: str, project_dir: Path, env: Mapping[str, str
               local: Callable[[], str | None] = local_ip) -> tuple[list[Problem], list[str]]:
     """The problems that stop ``command`` for ``stack`` (its config's blocking problems, the API's
     reachability), and notes to print."""
-    raw = stack_config(stack, project_dir)
+    fix = f"fix the stack file (`make plan STACK={stack}` shows every problem)"
+    try:  # the file as Pulumi reads it (encrypted values cannot be read here: left out)
+        config = stack_program_config(stack, project_dir=project_dir)
+    except StackFileError as exc:
+        return [Problem(f"{exc.path}:{p.line or '?'}: {p.what}. Fix: {p.fix}", fix) for p in exc.problems], []
+    raw = config.texts()
+    project = project_name(project_dir)
+    # The chart's schema and keys for ciliumExtraValues: `pulumi preview` cannot check them (the program
+    # has no chart data), so the preflight does when the reference data is on this machine.
+    check, note = offline_chart_check(project, config.secret_keys)
     try:
-        cfg = parse_config(raw, project=project_name(project_dir), stack=stack, region=raw.get("aws:region"),
-                           deploying=command == "up")
+        cfg = parse_config(raw, project=project, stack=stack, region=raw.get("aws:region"),
+                           deploying=command == "up", secret_keys=config.secret_keys, chart_check=check)
     except ConfigError as exc:
-        return [Problem(f"stack '{stack}' configuration: {p}", "fix the stack file (`make plan STACK=" + stack
-                        + "` shows every problem)") for p in exc.problems], []
-    notes = [f"config: {p}" for p in cfg.warnings]
+        return [Problem(f"stack '{stack}' configuration: {p}", fix) for p in exc.problems], []
+    notes = [f"config: {p}" for p in cfg.warnings] + ([f"config: {note}"] if note else [])
     if command == "destroy":
         return [], notes
     problem, note = api_problem(cfg, env.get(EGRESS_ENV) or egress(), local())

@@ -3,39 +3,48 @@ recording mock engine."""
 
 from __future__ import annotations
 
-import json
 import os
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..paths import PROJECT_DIR
-from ..stackfiles import project_name, stack_config
+from ..stackfiles import (
+    config_text,
+    contains_secret,
+    marked_secrets,
+    namespaced,
+    project_name,
+    stack_program_config,
+)
 from .graph import Graph
 from .monitor import RecordingMonitor
 from .providers import EngineMocks
 
 
 def _as_config_string(value: Any) -> str:
-    """What the Pulumi CLI hands a program: strings as-is, everything else as JSON."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and set(value) == {"secure"}:
-        return "<secret>"
-    return json.dumps(value)
+    """What the Pulumi CLI hands a program: the text of each value (``stackfiles.config_text``:
+    strings as-is, numbers and booleans as their JSON text, maps and lists as JSON). Encrypted
+    values cannot be decrypted offline: they arrive as ``stackfiles.SECRET_PLACEHOLDER``."""
+    return config_text(marked_secrets(value))
 
 
 def run(program: Callable[[], None], *, project: str, stack: str, config: Mapping[str, Any] | None = None,
         cwd: Path | None = None, on_monitor: Callable[[RecordingMonitor], None] | None = None,
-        preview: bool = True) -> Graph:
+        preview: bool = True, secret_keys: Iterable[str] = ()) -> Graph:
     """Evaluate ``program`` as the Pulumi language host would, under the mock engine.
 
     ``config`` holds fully namespaced keys (``aws:region``, ``<project>:<key>``) with values
-    as a stack file holds them. ``preview`` (default) evaluates it as `pulumi preview` does,
-    ``preview=False`` as `pulumi up` (the program refuses more then). Raises whatever the
-    program raises. ``on_monitor`` receives the recording monitor before the program runs, so a
-    caller can inspect what was declared even when it fails.
+    as a stack file holds them. ``secret_keys`` are keys the engine would report as secret
+    (``pulumi config set --secret``): their values are given in plain text here, as the engine
+    hands them to the program decrypted, and the program learns they are secret from the list
+    (``pulumi.runtime.config.set_all_config``, which the language host calls with
+    ``PULUMI_CONFIG_SECRET_KEYS``); keys holding ``{secure: ...}`` values are secret too.
+    ``preview`` (default) evaluates it as `pulumi preview` does, ``preview=False`` as `pulumi up`
+    (the program refuses more then). Raises whatever the program raises. ``on_monitor`` receives
+    the recording monitor before the program runs, so a caller can inspect what was declared even
+    when it fails.
     """
     import pulumi
     from pulumi.runtime import settings as rt_settings
@@ -52,8 +61,8 @@ def run(program: Callable[[], None], *, project: str, stack: str, config: Mappin
 
     # EngineMocks has the methods of pulumi's Mocks (new_resource, call) without subclassing it.
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)  # pyright: ignore[reportArgumentType]
-    set_all_config({k: _as_config_string(v) for k, v in raw.items()},
-                   [k for k, v in raw.items() if isinstance(v, dict) and set(v) == {"secure"}])
+    secrets = sorted({*secret_keys, *(k for k, v in raw.items() if contains_secret(marked_secrets(v)))})
+    set_all_config({k: _as_config_string(v) for k, v in raw.items()}, secrets)
     # set_mocks registers a bare root stack; run the program in a fresh one, as the
     # language host does, so `pulumi.export` reaches the monitor.
     rt_settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]  # None resets it; the SDK's hint omits it
@@ -70,29 +79,31 @@ def run(program: Callable[[], None], *, project: str, stack: str, config: Mappin
                  outputs=dict(monitor.stack_outputs), stack_urn=monitor.stack_urn)
 
 
-def namespaced(raw: Mapping[str, Any], project: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A stack's config with ``overrides`` on top; keys without a namespace get the project's."""
-    out = dict(raw)
-    for k, v in (overrides or {}).items():
-        out[k if ":" in k else f"{project}:{k}"] = v
-    return out
-
-
 def run_program(stack: str, *, config: Mapping[str, Any] | None = None,
                 project_dir: Path = PROJECT_DIR, overrides: Mapping[str, Any] | None = None,
-                on_monitor: Callable[[RecordingMonitor], None] | None = None, preview: bool = True) -> Graph:
+                on_monitor: Callable[[RecordingMonitor], None] | None = None, preview: bool = True,
+                secret_keys: Iterable[str] = ()) -> Graph:
     """Evaluate the project's real ``__main__.py`` for a stack under the mock engine.
 
     ``config`` replaces the stack file's config; ``overrides`` is merged on top (keys
-    without a namespace get the project's). Raises whatever the program raises (a
+    without a namespace get the project's). Without ``config`` the stack file is read as Pulumi
+    reads it (``tooling.stackfiles``), and a file or override Pulumi would refuse raises
+    ``StackFileError`` before the program runs. ``secret_keys`` (namespaced or not) are keys the
+    engine would report as secret (see :func:`run`). Raises whatever the program raises (a
     ``ConfigError`` for bad config).
     """
     project = project_name(project_dir)
-    raw = namespaced(stack_config(stack, project_dir) if config is None else config, project, overrides)
+    secret_keys = [k if ":" in k else f"{project}:{k}" for k in secret_keys]
+    if config is None:
+        from_file = stack_program_config(stack, project_dir=project_dir, overrides=overrides)
+        raw = from_file.values
+        secret_keys += from_file.secret_keys
+    else:
+        raw = namespaced(config, project, overrides)
     main = project_dir / "__main__.py"
 
     def program() -> None:
         runpy.run_path(str(main), run_name="__main__")
 
     return run(program, project=project, stack=stack, config=raw, cwd=project_dir, on_monitor=on_monitor,
-               preview=preview)
+               preview=preview, secret_keys=secret_keys)

@@ -10,7 +10,10 @@
 No AWS account and no Pulumi CLI: the real ``__main__.py`` runs under the project's one mock
 engine (``tooling.mockengine``), exactly as the unit and policy tests run it, and the plan
 is read from what the engine recorded. Invalid configuration fails here with the program's
-own ``ConfigError`` (exit 2), as it would in ``pulumi up``.
+own ``ConfigError`` (exit 2), as it would in ``pulumi up``; before that, the stack file is read
+as Pulumi reads it (``tooling.stackfiles``: a file Pulumi would refuse exits 2 with its line), and
+``ciliumExtraValues`` is held to the pinned chart's schema and keys when the chart's reference
+data is on this machine (``tooling.chart_check``; without it the plan says so and goes on).
 
 How the order is computed. Every custom resource this program declares is a *step*; a
 pulumi-eks component (a remote component) is one step together with the resources its
@@ -21,7 +24,7 @@ components were told to wait for. Waiting for a component means waiting for ever
 it. Waves are the longest chain of waits before a step; the critical path weighs each step
 with a rough AWS timing (``SLOW_STEPS``).
 
-Exit codes: 0 ok, 2 invalid configuration or usage, 1 anything else.
+Exit codes: 0 ok, 2 invalid configuration, a stack file Pulumi would refuse, or usage; 1 anything else.
 """
 
 from __future__ import annotations
@@ -35,11 +38,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+from cilium_eks.config import ConfigError, parse_config
 
-from cilium_eks.config import ConfigError
-
-from ..stackfiles import stack_files
+from ..chart_check import offline_chart_check
+from ..stackfiles import StackFileError, parse_value, project_name, stack_files, stack_program_config
 from .build import make_plan
 from .capacity import capacity_report, capacity_svg
 from .diagram import render_dot, render_mermaid
@@ -80,8 +82,25 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        out[key] = yaml.safe_load(value) if value else ""
+        # Read as a stack file's value is (YAML 1.2, as Pulumi reads it): `no` stays text, `1.30` is 1.3.
+        out[key] = parse_value(value) if value else ""
     return out
+
+
+def check_config(stack: str, overrides: dict[str, Any]) -> list[str]:
+    """The checks before the program runs: the stack file as Pulumi reads it, then the validator with
+    the chart check when the reference data allows it. Raises StackFileError or ConfigError; returns
+    the notes to print (the chart check missing, encrypted keys the plan cannot read)."""
+    config = stack_program_config(stack, overrides=overrides)
+    project = project_name()
+    check, note = offline_chart_check(project, config.secret_keys)
+    texts = config.texts()
+    parse_config(texts, project=project, stack=stack, region=texts.get("aws:region"),
+                 secret_keys=config.secret_keys, chart_check=check)
+    notes = [*config.warnings, *([note] if note else [])]
+    notes += [f"{key} is encrypted and this plan has no passphrase: planned with its default" for key in
+              config.unreadable]
+    return notes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         overrides = _parse_set(args.set)
-    except (ValueError, yaml.YAMLError) as e:
+    except ValueError as e:  # StackFileError included: a --set value that is not YAML
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
     if args.image and shutil.which("dot") is None:
@@ -133,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
     try:
+        for note in check_config(args.stack, overrides):
+            print(f"note: {note}", file=sys.stderr)
         plan = make_plan(args.stack, overrides)
-    except ConfigError as e:
+    except (ConfigError, StackFileError) as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
     except Exception as e:
