@@ -18,10 +18,9 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import local
 
-TYPE_TOKEN = "cilium-eks:components:EniCleanup"
+from cilium_eks.operator_iam import GC_TAG_CLUSTER_NAME as CLUSTER_TAG
 
-#: The tag cilium-operator puts on every ENI it creates (defaults.ENIGarbageCollectionTagClusterName).
-CLUSTER_TAG = "io.cilium/cluster-name"
+TYPE_TOKEN = "cilium-eks:components:EniCleanup"
 
 _DELETE_SCRIPT = """set -euo pipefail
 filter="Name=tag:$CLUSTER_TAG,Values=$CLUSTER_NAME"

@@ -4,7 +4,9 @@ deathstar (a Deployment of 2 and a Service on port 80), tiefighter (``org=empire
 xwing (``org=alliance``) in a namespace of their own, plus the CiliumNetworkPolicy of the
 configured stage.
 The objects themselves are pure data in ``cilium_eks.demo``; ``python -m tooling.verify``
-proves the policy is enforced.
+proves the policy is enforced. The pods run the upstream images as upstream starts them, with
+requests, limits, TCP probes and a non-root, read-only, capability-free security context, so the
+namespace enforces the `restricted` Pod Security Standard.
 """
 
 from __future__ import annotations

@@ -9,10 +9,20 @@ from typing import Any
 import pytest
 
 from cilium_eks.cilium import CiliumOptions, helm_values
-from cilium_eks.operator_iam import operator_iam_actions
+from cilium_eks.operator_iam import ENI_WRITE_SCOPES, operator_iam_actions
 from components import Cilium, CiliumArgs
-from tests.components.harness import build, child, children, component, k8s_provider, stand_in, uses_provider
+from tests.components.harness import (
+    REGION,
+    build,
+    child,
+    children,
+    component,
+    k8s_provider,
+    stand_in,
+    uses_provider,
+)
 from tooling.mockengine import Graph
+from tooling.mockengine.providers import ACCOUNT_ID
 
 TOKEN = "cilium-eks:components:Cilium"
 ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF"
@@ -24,8 +34,12 @@ POLICY = "aws:iam/policy:Policy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 
 
+VPC_ID = "vpc-0a1b2c3d4e5f60718"
+VPC_ARN = f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:vpc/{VPC_ID}"
+
+
 def build_cilium(options: CiliumOptions | None = None, *, api_server_host: str | None = None,
-                 operator_replicas: int = 2) -> Graph:
+                 operator_replicas: int = 2, vpc_id: str | None = VPC_ID) -> Graph:
     def program() -> None:
         provider = k8s_provider()
         removed = [stand_in("aws-node-gone", provider), stand_in("kube-proxy-gone", provider)]
@@ -33,7 +47,7 @@ def build_cilium(options: CiliumOptions | None = None, *, api_server_host: str |
             version="1.19.3", cluster_name="blue", k8s_provider=provider,
             oidc_provider_arn=OIDC_ARN, oidc_issuer=f"https://{ISSUER}", cni_removed=removed,
             options=options or CiliumOptions(), operator_replicas=operator_replicas, api_server_host=api_server_host,
-            tags={"team": "net"}))
+            tags={"team": "net"}, vpc_id=vpc_id))
 
     return build(program)
 
@@ -42,9 +56,13 @@ def cilium(graph: Graph):
     return component(graph, TOKEN, stand_ins={"k", "aws-node-gone", "kube-proxy-gone"}, outputs=OUTPUTS)
 
 
+def policy_statements(graph: Graph) -> list[dict[str, Any]]:
+    return json.loads(child(graph, cilium(graph), POLICY).inputs["policy"])["Statement"]
+
+
 def policy_actions(graph: Graph) -> list[str]:
-    [statement] = json.loads(child(graph, cilium(graph), POLICY).inputs["policy"])["Statement"]
-    return statement["Action"]
+    """Every action the policy grants, whichever statement grants it."""
+    return sorted({a for st in policy_statements(graph) for a in st["Action"]})
 
 
 OPTIONS = {
@@ -148,3 +166,39 @@ def test_registered_outputs_name_the_release_and_the_role():
 def test_kube_proxy_replacement_without_the_api_server_host_is_refused():
     with pytest.raises(ValueError, match="API server host"):
         build_cilium(CiliumOptions(kube_proxy_replacement=True))
+
+
+def test_every_write_is_held_to_this_account_region_and_the_given_vpc():
+    statements = policy_statements(build_cilium())
+    for st in statements:
+        writes = [a for a in st["Action"] if a in ENI_WRITE_SCOPES]
+        if not writes:
+            assert st["Resource"] == "*" and st["Condition"] == {"StringEquals": {"ec2:Region": REGION}}, st["Sid"]
+            continue
+        assert len(writes) == len(st["Action"]), f"{st['Sid']} mixes reads and writes"
+        for arn in st["Resource"]:
+            assert arn.startswith(f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:") and arn.endswith("/*"), arn
+        vpc = st.get("Condition", {}).get("ArnEquals", {}).get("ec2:Vpc")
+        assert vpc in (None, VPC_ARN), st["Sid"]
+    vpc_bound = {a for st in statements if st.get("Condition", {}).get("ArnEquals") for a in st["Action"]}
+    assert vpc_bound == {"ec2:CreateNetworkInterface", "ec2:AttachNetworkInterface", "ec2:DeleteNetworkInterface",
+                         "ec2:ModifyNetworkInterfaceAttribute", "ec2:AssignPrivateIpAddresses"}
+
+
+def test_the_operators_eni_tags_bound_creation_and_deletion_to_this_cluster():
+    statements = policy_statements(build_cilium())
+    tags = {"io.cilium/cilium-managed": "true", "io.cilium/cluster-name": "blue"}
+    [create] = [st for st in statements if st["Action"] == ["ec2:CreateNetworkInterface"]
+                and st["Resource"] == [f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:network-interface/*"]]
+    assert create["Condition"] == {"StringEquals": {f"aws:RequestTag/{k}": v for k, v in tags.items()}}
+    [delete] = [st for st in statements if "ec2:DeleteNetworkInterface" in st["Action"]]
+    assert delete["Condition"]["StringEquals"] == {f"aws:ResourceTag/{k}": v for k, v in tags.items()}
+    [tagging] = [st for st in statements if "ec2:CreateTags" in st["Action"]]
+    assert tagging["Condition"] == {"StringEquals": {"ec2:CreateAction": "CreateNetworkInterface"}}
+
+
+def test_without_a_vpc_the_writes_are_not_vpc_bound():
+    """The documented default of ``vpc_id``: nothing is invented (the policy pack refuses it)."""
+    statements = policy_statements(build_cilium(vpc_id=None))
+    assert not [st for st in statements if "ArnEquals" in st.get("Condition", {})]
+    assert policy_actions(build_cilium(vpc_id=None)) == policy_actions(build_cilium())

@@ -10,6 +10,7 @@ import pytest
 from cilium_eks import demo
 from components import StarWarsDemo, StarWarsDemoArgs
 from tests.components.harness import build, children, component, k8s_provider, stand_in, uses_provider
+from tests.test_demo_hardening import restricted_problems
 from tooling.mockengine import Graph, RecordedResource
 
 TOKEN = "cilium-eks:components:StarWarsDemo"
@@ -77,3 +78,18 @@ def test_invalid_args_are_refused_before_any_object_is_declared(policy: str, wit
         build_demo(policy, with_nodes=with_nodes, on_monitor=monitors.append)
     recorded = monitors[0].recorded.values()
     assert not [r for r in recorded if r.type in {NAMESPACE, CNP, *WORKLOADS}]
+
+
+def test_every_pod_the_component_declares_meets_the_namespace_standard():
+    graph = build_demo("none")
+    comp = star_wars(graph)
+    [ns] = [r for r in children(graph, comp) if r.type == NAMESPACE]
+    assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    pods = {r.inputs["metadata"]["name"]: r.inputs["spec"]["template"]["spec"] if r.type == WORKLOADS[0]
+            else r.inputs["spec"] for r in children(graph, comp) if r.type in WORKLOADS[:2]}
+    assert sorted(pods) == ["deathstar", "tiefighter", "xwing"]
+    assert {name: restricted_problems(spec) for name, spec in pods.items()} == {name: [] for name in pods}
+    for spec in pods.values():
+        [container] = spec["containers"]
+        assert set(container["resources"]) == {"requests", "limits"}
+        assert container["readinessProbe"]["tcpSocket"] == container["livenessProbe"]["tcpSocket"] == {"port": 80}

@@ -14,11 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:  # only the TypedDicts; verify must not need the Pulumi SDK at run time
     from pulumi_kubernetes.apps.v1 import DeploymentSpecArgsDict
-    from pulumi_kubernetes.core.v1 import PodSpecArgsDict, ServiceSpecArgsDict
+    from pulumi_kubernetes.core.v1 import (
+        ContainerArgsDict,
+        PodSecurityContextArgsDict,
+        PodSpecArgsDict,
+        ProbeArgsDict,
+        ResourceRequirementsArgsDict,
+        SecurityContextArgsDict,
+        ServiceSpecArgsDict,
+    )
 
 #: ``none``: no policy; ``l3l4``: only ``org=empire`` reaches deathstar on TCP 80; ``l7``:
 #: that, and only ``POST /v1/request-landing``.
@@ -76,10 +85,118 @@ def demo_namespace(name_prefix: str) -> str:
     return f"{name_prefix}-demo"
 
 
+#: Pod Security Standard the namespace enforces: every demo pod meets `restricted` (see
+#: ``pod_security_context``), so the API server refuses any pod in it that would not.
+POD_SECURITY_LEVEL = "restricted"
+
+
 def namespace_labels() -> dict[str, str]:
-    # The upstream pods run as root without a securityContext: `baseline` admits them and
-    # still refuses privileged pods, host namespaces and hostPath in the demo namespace.
-    return {NAMESPACE_MARKER[0]: NAMESPACE_MARKER[1], "pod-security.kubernetes.io/enforce": "baseline"}
+    return {NAMESPACE_MARKER[0]: NAMESPACE_MARKER[1], "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL}
+
+
+# --------------------------------------------------------------------------------------
+# Hardening: what the upstream images allow without changing what the demo answers
+# --------------------------------------------------------------------------------------
+# Upstream runs both images as root with no securityContext. What they do (read at the pinned
+# versions):
+# - starwars v2.3 (cilium/starwars-docker, Dockerfile at tag v2.3, commit 911f062): a static Go
+#   binary on `scratch`, no USER, ENTRYPOINT `/starwars-docker --port 80 --host 0.0.0.0`; it writes
+#   no file (restapi/configure_deathstar.go only answers requests). Any UID can run it (go build
+#   output is 0755) and the root filesystem can be read-only.
+# - json-mock v1.3.8 (cilium/json-mock, tag v1.3.8, commit c597f9f): node:21.5.0-slim, no USER,
+#   ENTRYPOINT `bash /run.sh`, which execs `tini -- json-server --host "" --port 80 --watch
+#   /default.json`. json-server 0.17.4 (src/cli/run.js, src/cli/utils/load.js) only reads
+#   /default.json at start and watches `/` with fs.watch; it writes the file only on a POST, PUT,
+#   PATCH or DELETE to its own API (src/server/router/plural.js), which the demo never sends (the
+#   spaceships only run `curl` against deathstar). The files it runs are world-readable (run.sh,
+#   default.json and middleware.js are 0644 in the repository, the rest comes from apt and npm),
+#   so any UID can run it with a read-only root filesystem.
+# Both servers bind port 80. A non-root process may only bind it with CAP_NET_BIND_SERVICE, which
+# Kubernetes does not raise into the effective set of a non-root process (no ambient capabilities:
+# kubernetes/kubernetes#56374, still open; the images set no file capability); the pod's own network
+# namespace instead lowers `net.ipv4.ip_unprivileged_port_start` to 80 (a per-network-namespace
+# sysctl, Linux 4.11 commit 4548b68; in the kubelet's safe set, pkg/kubelet/sysctl/safe_sysctls.go,
+# so no node flag is needed; allowed by the Baseline and Restricted Pod Security Standards). Ports
+# 80 and above are then unprivileged in these pods only; nothing else on the node changes.
+
+#: Non-root UID/GID of every demo container. Neither image defines a user it needs (the scratch
+#: image has no /etc/passwd); 65532 is above any UID a node image allocates, so it maps to no
+#: user of the host either.
+DEMO_UID = 65532
+UNPRIVILEGED_PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
+
+
+def pod_security_context() -> PodSecurityContextArgsDict:
+    """Pod-level: non-root, the runtime's default seccomp profile, and port 80 bindable without
+    privileges (see above)."""
+    return {
+        "run_as_non_root": True,
+        "run_as_user": DEMO_UID,
+        "run_as_group": DEMO_UID,
+        "seccomp_profile": {"type": "RuntimeDefault"},
+        "sysctls": [{"name": UNPRIVILEGED_PORT_SYSCTL, "value": str(DEATHSTAR_PORT)}],
+    }
+
+
+def container_security_context() -> SecurityContextArgsDict:
+    """Container-level: no capability at all, no privilege escalation, a read-only root filesystem."""
+    return {
+        "allow_privilege_escalation": False,
+        "read_only_root_filesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def _tcp_probe(period_seconds: int, failure_threshold: int) -> ProbeArgsDict:
+    # A TCP connect, not an HTTP request: the servers log nothing and answer nothing for it, so
+    # every request the recipe's probes see (and deathstar's "exploding" PUT) stays the recipe's.
+    # The kubelet connects from the node, which Cilium lets reach local pods whatever their
+    # policy: its allow-localhost "auto" (the chart sets no other) becomes "always" when the agent
+    # runs with Kubernetes ("Kubernetes demands that the localhost can always reach local pods",
+    # cilium/cilium daemon/cmd, code index id 10581384452).
+    return {"tcp_socket": {"port": DEATHSTAR_PORT}, "period_seconds": period_seconds, "timeout_seconds": 2,
+            "failure_threshold": failure_threshold}
+
+
+def readiness_probe() -> ProbeArgsDict:
+    """Ready once the server accepts connections on port 80 (both images serve there)."""
+    return _tcp_probe(period_seconds=5, failure_threshold=3)
+
+
+def liveness_probe() -> ProbeArgsDict:
+    """Restarted only after 30 s without accepting connections; a slow start is not a failure
+    (a node.js server starts in a few seconds, far within it)."""
+    return _tcp_probe(period_seconds=10, failure_threshold=3)
+
+
+#: Requests and limits per container. deathstar is a small static Go HTTP server; a spaceship is
+#: a node.js json-server (most of its memory is node itself) that idles while `kubectl exec` runs
+#: curl in it, which counts against the same limits. The requests are what they use at rest; the
+#: limits are several times that, so that they only stop a leak from starving the node (an
+#: OOM-killed spaceship would fail the recipe's next probe), and give node.js room to start.
+DEATHSTAR_RESOURCES: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "requests": MappingProxyType({"cpu": "10m", "memory": "16Mi"}),
+    "limits": MappingProxyType({"cpu": "200m", "memory": "64Mi"}),
+})
+SPACESHIP_RESOURCES: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "requests": MappingProxyType({"cpu": "10m", "memory": "64Mi"}),
+    "limits": MappingProxyType({"cpu": "500m", "memory": "256Mi"}),
+})
+
+
+def _resources(spec: Mapping[str, Mapping[str, str]]) -> ResourceRequirementsArgsDict:
+    return {"requests": dict(spec["requests"]), "limits": dict(spec["limits"])}
+
+
+def _container(name: str, image: str, resources: Mapping[str, Mapping[str, str]]) -> ContainerArgsDict:
+    return {
+        "name": name,
+        "image": image,
+        "resources": _resources(resources),
+        "readiness_probe": readiness_probe(),
+        "liveness_probe": liveness_probe(),
+        "security_context": container_security_context(),
+    }
 
 
 def deathstar_service_spec() -> ServiceSpecArgsDict:
@@ -97,7 +214,8 @@ def deathstar_deployment_spec() -> DeploymentSpecArgsDict:
         "template": {
             "metadata": {"labels": dict(DEATHSTAR_LABELS)},
             "spec": {
-                "containers": [{"name": DEATHSTAR, "image": DEATHSTAR_IMAGE}],
+                "containers": [_container(DEATHSTAR, DEATHSTAR_IMAGE, DEATHSTAR_RESOURCES)],
+                "security_context": pod_security_context(),
                 # Neither app talks to the Kubernetes API.
                 "automount_service_account_token": False,
             },
@@ -107,7 +225,8 @@ def deathstar_deployment_spec() -> DeploymentSpecArgsDict:
 
 def spaceship_pod_spec() -> PodSpecArgsDict:
     return {
-        "containers": [{"name": SPACESHIP_CONTAINER, "image": SPACESHIP_IMAGE}],
+        "containers": [_container(SPACESHIP_CONTAINER, SPACESHIP_IMAGE, SPACESHIP_RESOURCES)],
+        "security_context": pod_security_context(),
         "automount_service_account_token": False,
     }
 

@@ -1,9 +1,11 @@
-"""cilium-operator-least-privilege: the operator's IAM role grants only the ENI actions and trusts
-only its service account."""
+"""cilium-operator-least-privilege: the operator's IAM role grants only the ENI actions, each write
+only in the cluster's VPC and on the cluster's ENIs, and trusts only its service account."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -14,6 +16,7 @@ from pulumi_policy import (
 
 from ..core.cilium import NAMESPACE as CILIUM_NAMESPACE
 from ..core.cilium import OPERATOR_SERVICE_ACCOUNT
+from ..core.operator_iam import ENI_WRITE_SCOPES, eni_ownership_tags
 from ..props import (
     UNKNOWN,
     Deferred,
@@ -28,6 +31,8 @@ from ..props import (
     settings,
 )
 from ..resources import (
+    EKS_CLUSTER,
+    EKS_CLUSTER_COMPONENT,
     IAM_POLICY,
     IAM_POLICY_ATTACHMENT,
     IAM_ROLE,
@@ -57,6 +62,115 @@ def _policy_problems(doc: Any, allowed: set[str]) -> list[str]:
                 problems.append(f"grants `{action}`: {service.upper()} access lets the operator widen its own rights")
             elif action.lower() not in allowed:
                 problems.append(f"grants `{action}`, which is not in the allowed list")
+    return problems
+
+
+# --- how far each write reaches ------------------------------------------------------------
+# IAM allows a request only when every resource it touches is allowed by some statement, and the
+# statements add up: one statement that grants a write on a resource type without the conditions
+# ENI_WRITE_SCOPES (core/operator_iam.py, from the AWS Service Authorization Reference for EC2)
+# names for that type is enough to widen the role. Condition keys compare case-insensitively,
+# operator names do not; a key under any other operator (...Like, ...IfExists, ForAnyValue:...)
+# does not count as the narrowing.
+
+_WRITE_SCOPES = {a.lower(): (a, scopes) for a, scopes in ENI_WRITE_SCOPES.items()}
+
+
+def _wildcard(pattern: str, text: str) -> bool:
+    """IAM's ARN matching: ``*`` any run of characters, ``?`` one, everything else literal."""
+    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, text) is not None
+
+
+def _covers(resource: Any, rtype: str) -> bool:
+    """Whether a statement's ``Resource`` entry includes resources of the EC2 type ``rtype``."""
+    if not isinstance(resource, str):
+        return True  # unreadable: assume the worst
+    parts = (resource.split(":", 5) + ["*"] * 6)[:6]
+    fillers = ["arn", "aws", "ec2", "region", "000000000000", f"{rtype}/probe"]
+    probe = ":".join(fillers[i] if any(c in parts[i] for c in "*?") or i in (2, 5) else parts[i]
+                     for i in range(6))
+    return _wildcard(resource, probe)
+
+
+def _condition_values(condition: Any, operator: str, key: str) -> list[Any] | None:
+    block = plain(get(condition, operator))
+    if not isinstance(block, dict):
+        return None
+    found = [v for k, v in block.items() if k.lower() == key.lower()]
+    return as_list(found[0]) if found else None
+
+
+def _vpc_problem(condition: Any, cluster_vpcs: set[str]) -> str | None:
+    values = _condition_values(condition, "ArnEquals", "ec2:Vpc")
+    if values is None:
+        values = _condition_values(condition, "StringEquals", "ec2:Vpc")
+    if not values:
+        return "in any VPC (no ArnEquals ec2:Vpc condition naming the cluster's VPC)"
+    if len(values) != 1 or not isinstance(values[0], str) or any(c in values[0] for c in "*?"):
+        return f"in the VPCs {values} (ec2:Vpc must name exactly the cluster's VPC)"
+    vpc_id = values[0].rsplit("/", 1)[-1]
+    if not re.fullmatch(r"arn:[^:]+:ec2:[^:]+:\d{12}:vpc/vpc-[0-9a-f]+", values[0]):
+        return f"in VPC {values[0]!r}, which is not a VPC ARN"
+    if cluster_vpcs and vpc_id not in cluster_vpcs:
+        return f"in VPC {vpc_id}, not the cluster's ({', '.join(sorted(cluster_vpcs))})"
+    return None
+
+
+def _tags_problem(condition: Any, prefixes: tuple[str, ...], tags: Mapping[str, str]) -> str | None:
+    missing = []
+    for key, value in tags.items():
+        found = [_condition_values(condition, "StringEquals", f"{p}/{key}") for p in prefixes]
+        if not any(v == [value] for v in found):
+            missing.append(f"{prefixes[0]}/{key}={value}")
+    if missing:
+        return f"without requiring the tags the operator puts on its ENIs ({', '.join(missing)})"
+    return None
+
+
+def _create_action_problem(condition: Any) -> str | None:
+    values = _condition_values(condition, "StringEquals", "ec2:CreateAction")
+    if not values or any(v != "CreateNetworkInterface" for v in values):
+        return ("beyond tagging at creation (no StringEquals ec2:CreateAction = CreateNetworkInterface): "
+                "the role could tag any ENI as the cluster's and then delete it")
+    return None
+
+
+def _scope_problems(doc: Any, tags: Mapping[str, str], cluster_vpcs: set[str]) -> list[str]:
+    """How an operator permissions document lets an ENI write reach beyond the cluster."""
+    problems: list[str] = []
+    for st in as_list(get(doc, "Statement")):
+        if get(st, "Effect", "Allow") != "Allow":
+            continue
+        sid = get(st, "Sid")
+        label = f"statement {sid}" if isinstance(sid, str) and sid else "a statement"
+        writes = [(str(a), _WRITE_SCOPES[str(a).lower()]) for a in as_list(get(st, "Action"))
+                  if isinstance(a, str) and str(a).lower() in _WRITE_SCOPES]
+        if not writes:
+            continue
+        if get(st, "NotResource") is not None:
+            problems.append(f"{label} grants {', '.join(f'`{a}`' for a, _ in writes)} with NotResource, "
+                            "which grants every resource not listed")
+            continue
+        resources = as_list(get(st, "Resource"))
+        condition = get(st, "Condition")
+        found: dict[str, list[str]] = {}
+        for action, (_canonical, scopes) in writes:
+            for rtype, needed in scopes.items():
+                if not any(_covers(r, rtype) for r in resources):
+                    continue
+                for need in needed:
+                    if need == "vpc":
+                        problem = _vpc_problem(condition, cluster_vpcs)
+                    elif need == "request-tags":
+                        problem = _tags_problem(condition, ("aws:RequestTag",), tags)
+                    elif need == "resource-tags":
+                        problem = _tags_problem(condition, ("aws:ResourceTag", "ec2:ResourceTag"), tags)
+                    else:
+                        problem = _create_action_problem(condition)
+                    if problem:
+                        found.setdefault(f"on {rtype} {problem}", []).append(f"`{action}`")
+        problems += [f"{label} grants {', '.join(dict.fromkeys(acts))} {what}" for what, acts in found.items()]
     return problems
 
 
@@ -117,9 +231,18 @@ def validate_cilium_operator_least_privilege(args: StackValidationArgs, report_v
     roles_all = view.of_type(IAM_ROLE)
     policies = view.of_type(IAM_POLICY)
     deferred = Deferred()
+    # The cluster's VPC, from the EKS cluster (vpcConfig.vpcId) or the pulumi-eks component (vpcId).
+    cluster_vpcs = {v for v in [*(path(c.props, "vpcConfig.vpcId") for c in view.of_type(EKS_CLUSTER)),
+                                *(get(c.props, "vpcId") for c in view.of_type(EKS_CLUSTER_COMPONENT))]
+                    if isinstance(v, str) and v}
     why_perm = ("cilium-operator runs in kube-system with host networking; whoever compromises it, or can "
                 "mint a token for its service account, gets every right of its IRSA role across the account, "
                 "far beyond managing this cluster's pod ENIs")
+    why_scope = ("an ENI write outside the cluster's VPC, or on ENIs that are not the operator's, lets whoever "
+                 "holds the operator's token move other workloads' network interfaces and addresses in the account")
+    scope_fix = ("keep each write to the resource types and conditions ENI_WRITE_SCOPES names (the cluster's VPC as "
+                 "ArnEquals ec2:Vpc, the operator's ENI tags, tag-on-create only), as policy_document "
+                 "(cilium_eks/operator_iam.py) builds them from the cluster's VPC")
     perm_fix = ("grant only the EC2 actions of ACTIONS_ALWAYS/ACTIONS_CONDITIONAL "
                 "(cilium_eks/operator_iam.py), as policy_document does, or add a reviewed action "
                 "to this policy's allowedActions config")
@@ -132,6 +255,7 @@ def validate_cilium_operator_least_privilege(args: StackValidationArgs, report_v
         namespace = get(rel.props, "namespace", CILIUM_NAMESPACE)
         namespace = namespace if isinstance(namespace, str) else CILIUM_NAMESPACE
         role_arn = path(values, "eni.iamRole")
+        ownership_tags = eni_ownership_tags(plain(values))
         subject = f"system:serviceaccount:{namespace}:{OPERATOR_SERVICE_ACCOUNT}"
         roles = _operator_roles(rel, role_arn, subject, roles_all)
         if not roles and role_arn is UNKNOWN:
@@ -204,5 +328,9 @@ def validate_cilium_operator_least_privilege(args: StackValidationArgs, report_v
                 for problem in _policy_problems(doc, allowed) if doc is not None else ["is not a JSON policy"]:
                     report_violation(explain(
                         f"The {what} of cilium-operator's IAM role {role.name} {problem}.", why_perm, perm_fix),
+                        owner.urn)
+                for problem in _scope_problems(doc, ownership_tags, cluster_vpcs) if doc is not None else []:
+                    report_violation(explain(
+                        f"The {what} of cilium-operator's IAM role {role.name} {problem}.", why_scope, scope_fix),
                         owner.urn)
     deferred.finish()
