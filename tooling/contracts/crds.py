@@ -18,12 +18,14 @@ import jsonschema
 import yaml
 
 from .common import YAML_LOADER, ContractError, non_json_leaves, schema_errors, walk_schema
+from .karpenter_cel import KARPENTER_CEL_RULES
 from .kubernetes import DEFS_URI, OBJECT_META, registry
 
 #: CEL rules (``x-kubernetes-validations``) of the CRDs, translated to JSON Schema. A CRD
 #: with a rule not listed here cannot be loaded: a new rule must be translated, not skipped.
 CEL_RULE_TRANSLATIONS: Mapping[str, Mapping[str, Any]] = {
     "has(self.spec) || has(self.specs)": {"anyOf": [{"required": ["spec"]}, {"required": ["specs"]}]},
+    **KARPENTER_CEL_RULES,  # NodePool and EC2NodeClass (karpenter_cel.py)
 }
 
 
