@@ -3,7 +3,8 @@
 Order of creation, enforced by data and by explicit dependencies:
 VPC -> EKS control plane (no nodes) -> aws-node disabled -> Cilium release (not waiting)
 -> node groups (tainted until the Cilium agent is ready; after NAT routes and the ENI cleanup)
--> CoreDNS add-on, Hubble UI access, demo.
+-> CoreDNS add-on, Hubble UI access, demo; with observability, the Prometheus Operator CRDs before the
+Cilium release and the EBS CSI add-on then kube-prometheus-stack after the nodes.
 Every pod therefore starts on Cilium; the recipe's manual restart step is never needed. Destroy
 runs the other way: load balancers and add-ons, then nodes, then the ENI cleanup, then subnets.
 """
@@ -23,14 +24,26 @@ from components import (
     ClusterArgs,
     CoreDns,
     CoreDnsArgs,
+    EbsCsiDriver,
+    EbsCsiDriverArgs,
     EniCleanup,
     EniCleanupArgs,
     HubbleUi,
     HubbleUiArgs,
+    Karpenter,
+    KarpenterArgs,
+    KarpenterInterruption,
+    KarpenterInterruptionArgs,
+    ManagedPrometheus,
+    ManagedPrometheusArgs,
+    Monitoring,
+    MonitoringArgs,
     Network,
     NetworkArgs,
     NodeGroup,
     NodeGroupArgs,
+    PrometheusCrds,
+    PrometheusCrdsArgs,
     StarWarsDemo,
     StarWarsDemoArgs,
 )
@@ -42,7 +55,8 @@ def main() -> None:
     cilium_options = cfg.cilium
 
     network = Network(f"{prefix}-network", NetworkArgs(
-        name_prefix=prefix, cluster_name=cfg.cluster_name, vpc=cfg.network, tags=cfg.tags))
+        name_prefix=prefix, cluster_name=cfg.cluster_name, vpc=cfg.network, tags=cfg.tags,
+        karpenter_discovery=cfg.karpenter.enabled))
 
     cluster = Cluster(f"{prefix}-cluster", ClusterArgs(
         cluster_name=cfg.cluster_name,
@@ -62,6 +76,10 @@ def main() -> None:
         daemonsets=cilium_options.daemonsets_to_disable,
     ))
 
+    # Cilium's ServiceMonitors are objects of the Prometheus Operator CRDs: those come first.
+    prometheus_crds = (PrometheusCrds(f"{prefix}-prometheus-crds", PrometheusCrdsArgs(
+        k8s_provider=cluster.k8s_provider)) if cfg.monitoring_enabled else None)
+
     cilium = Cilium(f"{prefix}-cilium", CiliumArgs(
         version=cfg.cilium_version,
         options=cilium_options,
@@ -72,7 +90,10 @@ def main() -> None:
         oidc_issuer=cluster.oidc_issuer,
         api_server_host=cluster.api_server_host,
         cni_removed=cni_removal.done,
+        after=[prometheus_crds.release] if prometheus_crds else [],
         tags=cfg.tags,
+        vpc_id=network.vpc_id,
+        values_secret=cfg.is_secret("ciliumExtraValues"),  # a secret config value stays secret in the release
     ))
 
     eni_cleanup = EniCleanup(f"{prefix}-eni-cleanup", EniCleanupArgs(
@@ -87,7 +108,7 @@ def main() -> None:
             cilium_release=cilium.release,
             kubernetes_version=cfg.cluster.kubernetes_version,
             ami_release=cfg.node_ami_release,
-            pod_addressing=cilium_options.pod_addressing,
+            pod_addressing=cfg.pod_addressing,
             after=[eni_cleanup.command],
             tags=cfg.tags,
         ))
@@ -98,6 +119,56 @@ def main() -> None:
     CoreDns(f"{prefix}-coredns", CoreDnsArgs(
         cluster_name=cluster.cluster_name, kubernetes_version=cfg.cluster.kubernetes_version, nodes=nodes,
         tags=cfg.tags))
+
+    if cfg.karpenter.enabled:
+        interruption = KarpenterInterruption(f"{prefix}-karpenter-interruption", KarpenterInterruptionArgs(
+            queue_name=f"{cfg.cluster_name}-karpenter", tags=cfg.tags))
+        karpenter = Karpenter(f"{prefix}-karpenter", KarpenterArgs(
+            cluster_name=cluster.cluster_name,
+            region=cfg.region,
+            cluster_security_group_id=cluster.cluster_security_group_id,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            k8s_provider=cluster.k8s_provider,
+            nodes=nodes,
+            interruption_queue=interruption.queue_name,
+            interruption_queue_arn=interruption.queue_arn,
+            node_pools=cfg.karpenter.node_pools,
+            pod_addressing=cfg.pod_addressing,
+            ami_release=cfg.node_ami_release,
+            replicas=operator_replicas(cfg.total_min_nodes),
+            # The subnets' discovery tags, and the rules that feed the queue, outlive the controller.
+            after=[network, *interruption.targets],
+            tags=cfg.tags,
+        ))
+        pulumi.export("karpenter_controller_role_arn", karpenter.controller_role_arn)
+        pulumi.export("karpenter_max_pods", karpenter.max_pods)  # NodePool -> its nodes' kubelet max pods
+
+    if cfg.monitoring_enabled:
+        storage = EbsCsiDriver(f"{prefix}-ebs-csi", EbsCsiDriverArgs(
+            cluster_name=cluster.cluster_name, kubernetes_version=cfg.cluster.kubernetes_version,
+            oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
+            k8s_provider=cluster.k8s_provider, nodes=nodes, tags=cfg.tags))
+        amp = (ManagedPrometheus(f"{prefix}-amp", ManagedPrometheusArgs(
+            name_prefix=prefix, region=cfg.region, oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer, tags=cfg.tags)) if cfg.monitoring.amp_remote_write else None)
+        monitoring = Monitoring(f"{prefix}-monitoring", MonitoringArgs(
+            k8s_provider=cluster.k8s_provider,
+            nodes=nodes,
+            storage_class=storage.storage_class_name,
+            cluster_name=cluster.cluster_name,
+            region=cfg.region,
+            grafana_access=cfg.monitoring.grafana_access,
+            allowed_cidrs=network.vpc_cidrs,
+            remote_write=amp.remote_write if amp else None,
+        ))
+        pulumi.export("grafana_ui_command", monitoring.grafana_ui_command)
+        pulumi.export("grafana_admin_password", monitoring.grafana_admin_password)
+        if monitoring.grafana_ui_url is not None:
+            pulumi.export("grafana_ui_url", monitoring.grafana_ui_url)
+        if amp is not None:
+            pulumi.export("amp_workspace_id", amp.workspace_id)
+            pulumi.export("amp_remote_write_url", amp.remote_write_url)
 
     if cfg.demo_enabled:
         demo = StarWarsDemo(f"{prefix}-demo", StarWarsDemoArgs(

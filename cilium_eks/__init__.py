@@ -14,5 +14,7 @@ Who owns what:
 * ``aws_node``, ``hubble``, ``demo``, ``network``, ``eks``: the modes and facts of each
   part, as ``Literal`` types the components take and the config validator checks.
 * ``ordering``: which resource must exist before which, and the one dependency walker.
+* ``karpenter``: Karpenter's NodePools and EC2NodeClasses (max pods Cilium can address), its
+  IAM, interruption events and Helm values.
 * ``config``: the stack configuration: declared keys, frozen model, pure validator.
 """

@@ -19,7 +19,8 @@ Facts, with their sources:
 * Host-network pods take no pod IP but count toward the kubelet's max pods: the Cilium agent and
   the cilium-envoy DaemonSet (``hostNetwork: true`` in the 1.20.0 chart's
   ``templates/cilium-agent/daemonset.yaml`` and ``templates/cilium-envoy/daemonset.yaml``), and
-  kube-proxy unless Cilium replaces it.
+  kube-proxy unless Cilium replaces it; with the metrics stack, node-exporter too
+  (``PodAddressing.host_network_extra``, ``cilium_eks/monitoring.py``).
 * EKS caps managed nodes at 110 pods below 30 vCPUs and 250 from 30 (EKS user guide, "Amazon EKS
   recommended maximum Pods for each Amazon EC2 instance type"); nodeadm applies no cap to a
   ``maxPodsExpression``, so the expression carries it.
@@ -62,14 +63,21 @@ class PodAddressing:
     host_network_pods: int = 3
     first_interface_index: int = 0
     pre_allocate: int = DEFAULT_PRE_ALLOCATE
+    #: Host-network pods of other releases on every node (node-exporter of the metrics stack): set by
+    #: the stack's configuration (``StackConfig.pod_addressing``), never read from Cilium's values.
+    host_network_extra: int = 0
+
+    @property
+    def host_network_total(self) -> int:
+        return self.host_network_pods + self.host_network_extra
 
     def node(self, t: InstanceType) -> NodeCapacity:
-        return node_capacity(t, prefix_delegation=self.prefix_delegation, host_network_pods=self.host_network_pods,
+        return node_capacity(t, prefix_delegation=self.prefix_delegation, host_network_pods=self.host_network_total,
                              reserved_ips=self.reserved_ips, first_interface_index=self.first_interface_index)
 
     def expression(self, cap: int) -> str:
         return max_pods_expression(prefix_delegation=self.prefix_delegation, reserved_ips=self.reserved_ips,
-                                   host_network_pods=self.host_network_pods, cap=cap,
+                                   host_network_pods=self.host_network_total, cap=cap,
                                    first_interface_index=self.first_interface_index)
 
 

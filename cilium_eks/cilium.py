@@ -18,7 +18,9 @@ from typing import Any
 
 from .aws_node import AWS_NODE, KUBE_PROXY
 from .capacity import PodAddressing
+from .encryption import Encryption
 from .hubble import hubble_values
+from .monitoring import HUBBLE_METRICS, SELECTOR_LABELS, Observability
 from .network import POD_SUBNET_TAG
 
 CHART = "cilium"
@@ -66,6 +68,27 @@ OWNED_VALUES = (
     "hubble.enabled",
     "hubble.relay.enabled",
     "hubble.ui.enabled",
+    # ciliumEncryption: the policy pack and verify read these as the stack's encryption.
+    "encryption.enabled",
+    "encryption.type",
+    "encryption.nodeEncryption",
+    # observability: ServiceMonitors only with the CRDs installed first, labelled for the stack's Prometheus.
+    "prometheus.enabled",
+    "prometheus.serviceMonitor.enabled",
+    "prometheus.serviceMonitor.labels",
+    "prometheus.serviceMonitor.trustCRDsExist",
+    "operator.prometheus.enabled",
+    "operator.prometheus.serviceMonitor.enabled",
+    "operator.prometheus.serviceMonitor.labels",
+    "hubble.metrics.enabled",
+    "hubble.metrics.serviceMonitor.enabled",
+    "hubble.metrics.serviceMonitor.labels",
+    "hubble.relay.prometheus.enabled",
+    "hubble.relay.prometheus.serviceMonitor.enabled",
+    "hubble.relay.prometheus.serviceMonitor.labels",
+    "dashboards.enabled",
+    "operator.dashboards.enabled",
+    "hubble.metrics.dashboards.enabled",
 )
 
 #: kubeProxyReplacement strings removed in 1.15 (true/false replaced them).
@@ -86,11 +109,15 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 @dataclass(frozen=True)
 class CiliumOptions:
     """What a stack decides about Cilium. Defaults: kube-proxy stays, no prefix delegation,
-    no extra values. ``extra_values`` may not set ``REMOVED_VALUES`` or ``OWNED_VALUES``."""
+    no encryption, no metrics, no extra values. ``extra_values`` may not set ``REMOVED_VALUES`` or
+    ``OWNED_VALUES``. ``observability="prometheus"`` needs the Prometheus Operator CRDs in the cluster
+    before the release (its ServiceMonitors are objects of those CRDs)."""
 
     kube_proxy_replacement: bool = False
     prefix_delegation: bool = False
     extra_values: Mapping[str, Any] = field(default_factory=dict)
+    encryption: Encryption = "none"
+    observability: Observability = "none"
 
     @property
     def daemonsets_to_disable(self) -> tuple[str, ...]:
@@ -201,7 +228,44 @@ def helm_values(options: CiliumOptions, *, cluster_name: str, operator_replicas:
             raise ValueError("kube-proxy replacement needs the API server host")
         owned["k8sServiceHost"] = api_server_host
         owned["k8sServicePort"] = 443
+    if options.encryption == "wireguard":
+        # MTU: the primary ENI has MTU 9001 and in ENI mode Cilium detects the base MTU from it alone;
+        # the pods keep 9001 on their device and route at 9001 - 95 (WireGuard's overhead with padding,
+        # cilium/cilium#45940) = 8906, so an encrypted packet still fits the ENI. `MTU` is left unset: it
+        # would override that detection (values.yaml L3210). See cilium_eks/encryption.py.
+        # nodeEncryption (node-to-node, beta) stays off: open MTU/fragmentation bugs on jumbo frames
+        # (cilium/cilium#37919, #46100). Pod-to-pod traffic between nodes is what gets encrypted.
+        owned["encryption"] = {"enabled": True, "type": "wireguard", "nodeEncryption": False}
+    if options.observability == "prometheus":
+        owned.update(_metrics_values())
+        owned["operator"].update(_operator_metrics_values())
     return deep_merge(deep_merge(options.extra_values, hubble_values()), owned)
+
+
+def _service_monitor() -> dict[str, Any]:
+    return {"enabled": True, "labels": dict(SELECTOR_LABELS)}
+
+
+def _metrics_values() -> dict[str, Any]:
+    """Agent, Hubble and Hubble Relay metrics with ServiceMonitors the stack's Prometheus selects (its
+    `release` label), and the chart's dashboards for Grafana's sidecar."""
+    return {
+        # trustCRDsExist: the program installs the CRDs before this release (the prometheus-operator-crds
+        # release), but the chart's own check (templates/validate.yaml L75-82) asks the rendering client's
+        # discovery, which a preview of a stack whose CRDs are new in the same update, or of a cluster not yet
+        # created, cannot answer.
+        "prometheus": {"enabled": True, "serviceMonitor": {**_service_monitor(), "trustCRDsExist": True}},
+        "dashboards": {"enabled": True},
+        "hubble": {
+            "metrics": {"enabled": list(HUBBLE_METRICS), "serviceMonitor": _service_monitor(),
+                        "dashboards": {"enabled": True}},
+            "relay": {"prometheus": {"enabled": True, "serviceMonitor": _service_monitor()}},
+        },
+    }
+
+
+def _operator_metrics_values() -> dict[str, Any]:
+    return {"prometheus": {"enabled": True, "serviceMonitor": _service_monitor()}, "dashboards": {"enabled": True}}
 
 
 def pod_addressing(values: Mapping[str, Any]) -> PodAddressing:

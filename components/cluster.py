@@ -115,6 +115,9 @@ class Cluster(pulumi.ComponentResource):
         self.api_server_host = self.endpoint.apply(lambda e: e.removeprefix("https://").rstrip("/"))
         self.oidc_provider_arn = self.eks.oidc_provider_arn
         self.oidc_issuer = self.eks.oidc_issuer
+        # The security group EKS creates for the cluster and puts on managed nodes whose launch template
+        # names none (pulumi-eks's does not); Karpenter's nodes are pointed at it by a discovery tag.
+        self.cluster_security_group_id = eks_cluster.vpc_config.cluster_security_group_id
         # The kubeconfig holds no token (it runs `aws eks get-token`) but does reveal the
         # endpoint and CA; treat it as a secret everywhere it goes.
         self.kubeconfig = pulumi.Output.secret(self.eks.kubeconfig_json)
@@ -136,6 +139,7 @@ class Cluster(pulumi.ComponentResource):
             "cluster_name": self.cluster_name,
             "endpoint": self.endpoint,
             "oidc_provider_arn": self.oidc_provider_arn,
+            "cluster_security_group_id": self.cluster_security_group_id,
             "kubeconfig": self.kubeconfig,
             "kms_key_arn": key.arn,
             "access_entries": json.dumps(sorted(access_entries)),

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from cilium_eks.config import ConfigError, Problem
+from cilium_eks.config.deploytime import subnet_zone_problems, zone_count_problems
+from cilium_eks.karpenter import DISCOVERY_TAG
 from cilium_eks.network import POD_SUBNET_TAG, ExistingVpc, NewVpc
 
 TYPE_TOKEN = "cilium-eks:components:Network"
@@ -25,13 +28,20 @@ class NetworkArgs:
     per AZ from its CIDRs, an internet gateway, NAT gateways shared or per AZ) or adopt one
     (``ExistingVpc``: nothing but tags on its private subnets is created). ``cluster_name``
     goes into the EKS subnet tags, so it must be the final cluster name. ``tags`` (default
-    none) go on everything created.
+    none) go on everything created. ``karpenter_discovery`` (default False) adds Karpenter's
+    ``karpenter.sh/discovery=<cluster_name>`` tag to the private subnets, its EC2NodeClasses' selector.
+
+    Before it declares anything in the VPC, the component asks the provider what the offline
+    validator cannot know, and raises ``ConfigError`` (naming the stack's config key) when the
+    answer refutes ``vpc``: a new VPC's ``availability_zone_count`` above the zones the region offers
+    the account, an adopted VPC's private subnets in fewer than two zones.
     """
 
     name_prefix: str
     cluster_name: str
     vpc: NewVpc | ExistingVpc
     tags: Mapping[str, str] = field(default_factory=dict)
+    karpenter_discovery: bool = False
 
 
 class Network(pulumi.ComponentResource):
@@ -52,13 +62,15 @@ class Network(pulumi.ComponentResource):
         # Cilium only places pod ENIs in subnets with this tag (eni.subnetTagsFilter), so
         # pods can never land in a public subnet.
         pod_tag = {POD_SUBNET_TAG[0]: POD_SUBNET_TAG[1]}
+        # Karpenter launches nodes only into subnets with this tag: the private ones, as the node groups.
+        discovery_tag = {DISCOVERY_TAG: args.cluster_name} if args.karpenter_discovery else {}
 
         self.subnets = []
         if isinstance(args.vpc, ExistingVpc):
-            self._adopt(name, args.vpc, {"cluster": cluster_tag, "pod-eni": pod_tag, "internal-elb": INTERNAL_ELB_TAG},
-                        child)
+            self._adopt(name, args.vpc, {"cluster": cluster_tag, "pod-eni": pod_tag, "internal-elb": INTERNAL_ELB_TAG,
+                                         **({"karpenter": discovery_tag} if discovery_tag else {})}, child)
         else:
-            self._create(name, args.vpc, args, cluster_tag, pod_tag, child)
+            self._create(name, args.vpc, args, cluster_tag, {**pod_tag, **discovery_tag}, child)
         self.register_outputs({"vpc_id": self.vpc_id, "vpc_cidrs": self.vpc_cidrs,
                                "private_subnet_ids": self.private_subnet_ids,
                                "routed_private_subnet_ids": self.routed_private_subnet_ids,
@@ -71,6 +83,11 @@ class Network(pulumi.ComponentResource):
         # Someone else's subnets: whether they route through NAT is theirs to ensure.
         self.routed_private_subnet_ids = self.private_subnet_ids
         self.public_subnet_ids = pulumi.Output.from_input(list(vpc.public_subnet_ids))
+        # Only EC2 knows where someone else's subnets are: EKS needs them in two zones or more. Asked
+        # before anything is tagged, so a wrong list fails the deployment having changed nothing.
+        subnet_zones = {sid: aws.ec2.get_subnet(id=sid, opts=pulumi.InvokeOptions(parent=self)).availability_zone
+                        for sid in vpc.private_subnet_ids}
+        _refuse(subnet_zone_problems(pulumi.get_project(), "existingPrivateSubnetIds", subnet_zones))
         described = aws.ec2.get_vpc_output(id=vpc.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self))
         # Every IPv4 block of the VPC (a VPC may have secondary CIDRs: pods can live there).
         self.vpc_cidrs = described.cidr_block_associations.apply(
@@ -86,7 +103,15 @@ class Network(pulumi.ComponentResource):
     def _create(self, name: str, net: NewVpc, args: NetworkArgs, cluster_tag: Mapping[str, str],
                 pod_tag: Mapping[str, str], child: pulumi.ResourceOptions) -> None:
         tags = dict(args.tags)
-        azs = aws.get_availability_zones_output(state="available")
+        # The region's standard zones, Local Zones left out (pulumi_aws 7.51.1 get_availability_zones.py
+        # L195-203, "Only Availability Zones (no Local Zones)"): these subnets are the cluster's, and "you must
+        # not specify Local Zone subnets when you create your cluster" (EKS user guide,
+        # integrations/local-zones.adoc L17). Asked before the VPC is declared: a count the region cannot
+        # meet fails here, not after the VPC exists.
+        azs = aws.get_availability_zones(state="available",
+                                         filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+                                         opts=pulumi.InvokeOptions(parent=self))
+        _refuse(zone_count_problems(pulumi.get_project(), str(azs.id), net.availability_zone_count, list(azs.names)))
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=net.cidr,
@@ -161,3 +186,10 @@ class Network(pulumi.ComponentResource):
         self.routed_private_subnet_ids = pulumi.Output.all(
             *[s.id for s in private_subnets], *[r.id for r in private_routes]).apply(lambda ids: list(ids[:count]))
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets]).apply(list)
+
+
+def _refuse(problems: list[Problem]) -> None:
+    """Stop the deployment with the validator's kind of message when the provider's answers refute the
+    configuration (``cilium_eks.config.deploytime``)."""
+    if problems:
+        raise ConfigError(pulumi.get_stack(), problems, consequence="nothing in the VPC was created or changed")

@@ -1,8 +1,8 @@
 """Contract 3: every Cilium policy the program declares is one the CRD's schema accepts.
 
-Validated against `spec.versions[].schema.openAPIV3Schema` of the CRDs in
-`$CILIUM_REFERENCE_DIR/crds/`, with the API server's structural-schema meaning (see
-`tooling.contracts.crds.crd_schema_to_jsonschema`), and their metadata against the ObjectMeta
+Validated against `spec.versions[].schema.openAPIV3Schema` of the CRDs in `<reference dir>/cilium/crds/`
+(`CILIUM_EKS_REFERENCE_DIR` or the `make reference` cache), with the API server's structural-schema
+meaning (see `tooling.contracts.crds.crd_schema_to_jsonschema`), and their metadata against the ObjectMeta
 of the cluster's Kubernetes version. The upstream example policies prove the validator
 accepts real policies; the negative controls prove it refuses broken ones.
 """

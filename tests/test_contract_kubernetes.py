@@ -21,7 +21,11 @@ from typing import Any
 import pytest
 
 from cilium_eks.eks import DEFAULT_KUBERNETES_VERSION
-from tests.conftest import committed_graph
+from cilium_eks.karpenter import NODECLASS_TYPE as KARPENTER_NODECLASS
+from cilium_eks.karpenter import NODEPOOL_TYPE as KARPENTER_NODEPOOL
+from cilium_eks.karpenter import VERSION as KARPENTER_VERSION
+from cilium_eks.monitoring import VERSION as KUBE_PROMETHEUS_VERSION
+from tests.conftest import committed_graph, reference_path
 from tooling.contracts import (
     ContractError,
     KubernetesType,
@@ -33,6 +37,8 @@ from tooling.contracts import (
     supported_kubernetes_versions,
 )
 from tooling.mockengine import Graph, RecordedResource
+
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 
 
 def cluster_kubernetes_version(graph: Graph) -> str:
@@ -73,7 +79,11 @@ def test_every_declared_object_has_a_contract_and_meets_it(graph: Graph, referen
     # The single entry point the plan and the policy pack use: built-in kinds, patches and
     # custom resources alike; a kind without any schema is a problem, not a pass.
     version = cluster_kubernetes_version(graph)
-    crds = load_crds(reference / "crds")
+    crds = dict(load_crds(reference / "crds"))
+    if graph.of_type(KARPENTER_NODEPOOL) or graph.of_type(KARPENTER_NODECLASS):
+        crds.update(load_crds(reference_path(f"karpenter/{KARPENTER_VERSION}/crds")))
+    if graph.of_type(PROMETHEUS_RULE):
+        crds.update(load_crds(reference_path(f"kube-prometheus-stack/{KUBE_PROMETHEUS_VERSION}/crds")))
     problems = {f"{r.type} {r.name}": declared_kubernetes_object_problems(r.type, r.inputs, version, crds)
                 for r, _ in declared_objects(graph)}
     assert {k: v for k, v in problems.items() if v} == {}

@@ -210,6 +210,8 @@ TROUBLESHOOTING_TOPICS: dict[str, str | None] = {
     "kube-proxy replacement": "ciliumKubeProxyReplacement",
     "4244": "ciliumExtraValues",
     "ens5": "ciliumExtraValues",
+    "Cilium alerts": "observability",
+    "WireGuard": "ciliumEncryption",
 }
 
 

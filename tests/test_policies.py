@@ -46,13 +46,13 @@ RULE_NAMES = [
     "eks-no-default-node-group", "cilium-eni-mode", "cilium-version-pinned", "cilium-release-does-not-wait",
     "nodes-join-after-cilium", "vpc-cni-disabled", "cilium-operator-least-privilege", "hubble-observability",
     "eks-api-not-public", "eks-secrets-encrypted", "eks-control-plane-logs", "cilium-known-bad-combinations",
-    "node-capacity", "stack-config-valid",
+    "node-capacity", "karpenter-nodepools", "stack-config-valid", "traffic-encrypted",
 ]
 STACK_POLICIES = {"nodes-join-after-cilium", "vpc-cni-disabled", "cilium-operator-least-privilege", "node-capacity",
-                  "stack-config-valid"}
+                  "karpenter-nodepools", "stack-config-valid"}
 ADVISORY_BY_DEFAULT = {"hubble-observability", "eks-secrets-encrypted", "eks-control-plane-logs"}
 #: Mandatory in a production (strict) stack, advisory in a development one.
-STRICT_ONLY_IN_PRODUCTION = {"eks-api-not-public", "cilium-known-bad-combinations"}
+STRICT_ONLY_IN_PRODUCTION = {"eks-api-not-public", "cilium-known-bad-combinations", "traffic-encrypted"}
 
 
 # --------------------------------------------------------------------------------------
@@ -314,6 +314,8 @@ def _expected_advisories(stack: str) -> set[str]:
         out.add("eks-api-not-public")
     if not {"api", "audit", "authenticator"} <= set(logs):
         out.add("eks-control-plane-logs")
+    if raw.get("cilium-eks:ciliumEncryption", "none") == "none":
+        out.add("traffic-encrypted")  # advisory where the stack is not production (mandatory there)
     return out
 
 
@@ -734,9 +736,10 @@ def test_public_endpoint_without_cidrs_is_open_to_the_world_on_aws():
 def test_api_rule_level_follows_the_stack_environment_and_the_pack_config():
     graph = committed_graph("dev")
     production = {**stack_config("dev"), "cilium-eks:environment": "production"}
-    # The program's own validator (stack-config-valid) refuses 0.0.0.0/0 in a production stack too.
+    # The program's own validator (stack-config-valid) refuses 0.0.0.0/0 in a production stack too, and
+    # production makes unencrypted pod traffic (dev has none) mandatory as well.
     assert sorted((v.policy, v.level) for v in evaluate(graph, stack_config=production).mandatory) == [
-        ("eks-api-not-public", "mandatory"), ("stack-config-valid", "mandatory")]
+        ("eks-api-not-public", "mandatory"), ("stack-config-valid", "mandatory"), ("traffic-encrypted", "mandatory")]
     forced = evaluate(graph, pack_config={"eks-api-not-public": {"enforcementLevel": "mandatory"}})
     assert [(v.policy, v.level) for v in forced.mandatory] == [("eks-api-not-public", "mandatory")]
 

@@ -5,9 +5,12 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 
+from cilium_eks.config import parse_config
+from cilium_eks.karpenter import NODECLASS_TYPE, NODEPOOL_TYPE, max_pods_for, required_instance_types
 from tests.test_policies import assert_only, baseline, mutable, one, release, set_prop
 from tooling.mockengine import Graph, RecordedResource
 from tooling.policy_adapter import evaluate
@@ -34,8 +37,22 @@ def test_prefix_delegation_on_1_20_0_is_refused_in_production_and_flagged_elsewh
     # node-capacity reads the same values: it now expects the prefix-delegation expression.
     for lt in graph.of_type(LAUNCH_TEMPLATE):
         _set_expression(lt, _expression(lt).replace("(ips_per_eni - 1)", "(ips_per_eni - 1) * 16"))
+    # karpenter-nodepools too: its EC2NodeClasses' max pods is now what Cilium addresses with prefixes.
+    _with_prefix_delegation_max_pods(graph, stack)
     assert_only(stack, evaluate(graph), "cilium-known-bad-combinations", "eni-prefix-delegation-cidr-exhaustion",
                 "https://github.com/cilium/cilium/issues/47910", "ciliumPrefixDelegation", level=level)
+
+
+def _with_prefix_delegation_max_pods(graph: Graph, stack: str) -> None:
+    raw = stack_config(stack)
+    addressing = replace(parse_config(raw, project="cilium-eks", stack=stack, region=raw.get("aws:region"))
+                         .pod_addressing, prefix_delegation=True)
+    classes = {c.inputs["metadata"]["name"]: c for c in graph.of_type(NODECLASS_TYPE)}
+    for pool in graph.of_type(NODEPOOL_TYPE):
+        node_class = classes[pool.inputs["spec"]["template"]["spec"]["nodeClassRef"]["name"]]
+        max_pods, _ = max_pods_for(required_instance_types(pool.inputs) or [], addressing)
+        spec = {**node_class.inputs["spec"], "kubelet": {**node_class.inputs["spec"]["kubelet"], "maxPods": max_pods}}
+        set_prop(node_class, "spec", spec)
 
 
 def test_an_eni_mode_cluster_id_the_chart_refuses_is_caught():

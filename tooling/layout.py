@@ -24,7 +24,8 @@ STDLIB = "<stdlib>"
 #: In ``ImportRule.may_import``: no restriction.
 ANYTHING = "<anything>"
 #: The Pulumi SDKs the program and its components are written against.
-PULUMI_SDKS: tuple[str, ...] = ("pulumi", "pulumi_aws", "pulumi_eks", "pulumi_kubernetes", "pulumi_command")
+PULUMI_SDKS: tuple[str, ...] = ("pulumi", "pulumi_aws", "pulumi_eks", "pulumi_kubernetes", "pulumi_command",
+                                "pulumi_random")
 #: Folders that hold no project code (tools' caches, virtual environments, build output).
 NOT_PROJECT_CODE: frozenset[str] = frozenset({".venv", "venv", "__pycache__", "build", "node_modules"})
 
@@ -122,7 +123,7 @@ LAYOUT: tuple[Part, ...] = (
     Part("tooling", docstring_of="tooling/__init__.py"),
     Part("scripts", docstring_of="scripts/stack.py"),
     Part("tests", job="The test suite (`make unit`): offline, the real program under the mock engine, upstream "
-                      "reference data from `CILIUM_REFERENCE_DIR`."),
+                      "reference data from `CILIUM_EKS_REFERENCE_DIR` or the `make reference` cache."),
     Part("docs", job="The guides; their sections marked GENERATED are written from the code by "
                      "`python -m tooling.docs` (a test fails while they are stale)."),
     Part("Pulumi.yaml", job="The Pulumi project: name, runtime, and the `config:` block, generated from "

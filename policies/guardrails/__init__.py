@@ -48,9 +48,11 @@ from .rules.eks_control_plane_logs import validate_eks_control_plane_logs
 from .rules.eks_no_default_node_group import validate_eks_no_default_node_group
 from .rules.eks_secrets_encrypted import validate_eks_secrets_encrypted
 from .rules.hubble_observability import validate_hubble_observability
+from .rules.karpenter_nodepools import validate_karpenter_nodepools
 from .rules.node_capacity import validate_node_capacity
 from .rules.nodes_join_after_cilium import validate_nodes_join_after_cilium
 from .rules.stack_config_valid import validate_stack_config_valid
+from .rules.traffic_encrypted import validate_traffic_encrypted
 from .rules.vpc_cni_disabled import validate_vpc_cni_disabled
 from .schemas import API_SCHEMA, ENI_MODE_SCHEMA, HUBBLE_SCHEMA, LEAST_PRIVILEGE_SCHEMA, LOGS_SCHEMA, VERSION_SCHEMA
 
@@ -122,8 +124,13 @@ def all_rules(context: StackContext | None = None) -> list[Rule]:
         Rule("node-capacity",
              "Node groups admit exactly the pods Cilium can address, and their subnets hold them at maxSize.",
              True, validate_node_capacity, MANDATORY, Severity.HIGH),
+        Rule("karpenter-nodepools",
+             "Karpenter NodePools carry Cilium's startup taint and admit exactly the pods Cilium can address.",
+             True, validate_karpenter_nodepools, MANDATORY, Severity.HIGH),
         Rule("stack-config-valid", "The stack's configuration passes the program's own validator.",
              True, functools.partial(validate_stack_config_valid, context=context), MANDATORY, Severity.HIGH),
+        Rule("traffic-encrypted", "Pod traffic between nodes is encrypted (WireGuard or IPsec).",
+             False, validate_traffic_encrypted, MANDATORY if context.production else ADVISORY, Severity.HIGH),
     ]
 
 

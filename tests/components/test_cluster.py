@@ -13,7 +13,8 @@ from tests.components.harness import build, child, children, component
 from tooling.mockengine import Graph, RecordedResource, Secret
 
 TOKEN = "cilium-eks:components:Cluster"
-OUTPUTS = {"cluster_name", "endpoint", "oidc_provider_arn", "kubeconfig", "kms_key_arn", "access_entries"}
+OUTPUTS = {"cluster_name", "endpoint", "oidc_provider_arn", "cluster_security_group_id", "kubeconfig", "kms_key_arn",
+           "access_entries"}
 EKS = "eks:index:Cluster"
 KEY = "aws:kms/key:Key"
 ADMIN = "arn:aws:iam::111122223333:role/platform-admin"
@@ -112,6 +113,7 @@ def test_outputs_come_from_the_eks_cluster_and_the_kubeconfig_is_secret(graph: G
     assert outputs["cluster_name"] == "blue"
     assert outputs["endpoint"] == aws_cluster.outputs["endpoint"]
     assert outputs["oidc_provider_arn"] == oidc.outputs["arn"]
+    assert outputs["cluster_security_group_id"] == aws_cluster.outputs["vpcConfig"]["clusterSecurityGroupId"]
     assert isinstance(outputs["kubeconfig"], Secret)
     assert json.loads(outputs["access_entries"]) == ["admin-0"]
 

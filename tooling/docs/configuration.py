@@ -13,6 +13,7 @@ from cilium_eks.cilium import OWNED_VALUES as PROGRAM_OWNED_CILIUM_VALUES
 from cilium_eks.cilium import REMOVED_VALUES as REMOVED_CILIUM_VALUES
 from cilium_eks.config import CONFIG_KEYS, DEFAULT_NODE_GROUPS, ConfigKey
 from cilium_eks.eks import CAPACITY_TYPES
+from cilium_eks.karpenter import DEFAULT_NODE_POOLS
 
 from ..stackfiles import project_name, stack_config, stack_files
 from .markers import DocsError
@@ -98,9 +99,50 @@ def _cilium_extra_values_fields() -> list[str]:
     return lines
 
 
+#: The fields of one `karpenterNodePools` entry: (type, meaning). Must cover exactly the fields the validator
+#: knows (DEFAULT_NODE_POOLS carries a default for each); generation fails otherwise.
+KARPENTER_NODE_POOL_FIELDS: Mapping[str, tuple[str, str]] = {
+    "instanceCategories": ("list of strings", "`karpenter.k8s.aws/instance-category` values (`m` of m6i)."),
+    "instanceFamilies": ("list of strings", "Families (`m6i`), each of a listed category; `[]`: every family of the "
+                                            "categories."),
+    "architectures": ("list of `amd64`, `arm64`", "CPU architectures."),
+    "capacityTypes": ("list of `on-demand`, `spot`", "`karpenter.sh/capacity-type` values."),
+    "minGeneration": ("integer >= 1", "Oldest instance generation (5: c5/m5/r5 and newer)."),
+    "minVcpus": ("integer >= 1", "Smallest instance size, in vCPUs."),
+    "maxVcpus": ("integer >= minVcpus", "Largest instance size, in vCPUs. The pool's EC2NodeClass gives every node "
+                                        "the smallest max pods Cilium addresses on any allowed type: keep the range "
+                                        "to types of similar ENI limits (a warning says when half is lost)."),
+    "cpuLimit": ("integer >= 1", "Most vCPUs over all the pool's nodes (NodePool `limits.cpu`); the plan fills "
+                                 "it with the type of most pod IPs per vCPU for the subnets' worst case."),
+    "memoryLimit": ("quantity (`Mi`, `Gi`, `Ti`)", "Most memory over all the pool's nodes (`limits.memory`)."),
+    "consolidationPolicy": ("`WhenEmpty`, `WhenEmptyOrUnderutilized` or `Balanced`",
+                            "When Karpenter removes or replaces nodes to pack pods tighter."),
+    "consolidateAfter": ("duration (`30s`, `5m`, `Never`)", "How long a node must stay unchanged before "
+                                                            "consolidation considers it."),
+    "expireAfter": ("duration (`720h`, `Never`)", "Nodes older than this are replaced."),
+    "diskSizeGiB": ("integer 20..16384", "Root volume (gp3, encrypted) per node."),
+}
+
+
+def _karpenter_node_pool_fields() -> list[str]:
+    defaults = DEFAULT_NODE_POOLS["default"]
+    if set(defaults) != set(KARPENTER_NODE_POOL_FIELDS):
+        raise DocsError(f"karpenterNodePools fields changed in cilium_eks/karpenter.py: documented "
+                        f"{sorted(KARPENTER_NODE_POOL_FIELDS)}, validated {sorted(defaults)}; update "
+                        "KARPENTER_NODE_POOL_FIELDS in tooling/docs/configuration.py")
+    lines = ["Each entry is `<pool name>: {fields}` (with `karpenterEnabled: true`); the name (1-20 lower-case "
+             "letters, digits, dashes) names the NodePool and its EC2NodeClass. A field left out takes its default. "
+             "See docs/autoscaling.md.", "",
+             "| Field | Type | Default | Meaning |", "|---|---|---|---|"]
+    for f, (typ, meaning) in KARPENTER_NODE_POOL_FIELDS.items():
+        lines.append(f"| `{f}` | {typ} | {inline(defaults[f])} | {meaning} |")
+    return [*lines, ""]
+
+
 OBJECT_FIELDS: Mapping[str, Callable[[], list[str]]] = {
     "nodeGroups": _node_group_fields,
     "ciliumExtraValues": _cilium_extra_values_fields,
+    "karpenterNodePools": _karpenter_node_pool_fields,
 }
 
 

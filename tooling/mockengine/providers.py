@@ -49,6 +49,15 @@ class EngineMocks:
         self.stack = stack
         self.monitor: RecordingMonitor | None = None
         self.invokes: list[tuple[str, dict[str, Any]]] = []
+        #: The zones the region offers this account, by letter (six, as us-east-1 has). A test plays a
+        #: smaller region by setting fewer (us-west-1 shows new accounts two: "bc").
+        self.zone_letters = "abcdef"
+        #: Where adopted subnets are, by id; an id not listed is placed by its last hex digit
+        #: (``subnet-...1`` in zone b, ``...2`` in zone c, ...), so distinct ids spread as real ones do.
+        self.subnet_zones: dict[str, str] = {}
+
+    def zone_names(self) -> list[str]:
+        return [f"{self.region}{c}" for c in self.zone_letters]
 
     # -- resources ---------------------------------------------------------------------
 
@@ -62,6 +71,9 @@ class EngineMocks:
             "aws:iam/policy:Policy": self._iam_policy,
             "aws:kms/key:Key": self._kms_key,
             "aws:ec2/subnet:Subnet": self._subnet,
+            "aws:sqs/queue:Queue": self._sqs_queue,
+            "random:index/randomPassword:RandomPassword": self._random_password,
+            "aws:amp/workspace:Workspace": self._amp_workspace,
         }.get(typ)
         if handler is not None:
             return handler(name, inputs, urn)
@@ -83,6 +95,13 @@ class EngineMocks:
             state["metadata"] = md
         return rid, state
 
+    def _sqs_queue(self, name: str, inputs: dict[str, Any], urn: str):
+        """An SQS queue: its id is its URL, its ARN ``arn:aws:sqs:<region>:<account>:<name>`` (no ``queue/``)."""
+        qname = inputs.get("name") or f"{inputs.get('namePrefix', name + '-')}{hex_id(urn, 7)}"
+        url = f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{qname}"
+        return url, {**inputs, "name": qname, "url": url, "arn": f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{qname}",
+                     "tagsAll": inputs.get("tags", {})}
+
     def _subnet(self, name: str, inputs: dict[str, Any], urn: str):
         rid = "subnet-" + hex_id(urn)
         return rid, {**inputs, "arn": f"arn:aws:ec2:{self.region}:{ACCOUNT_ID}:subnet/{rid}",
@@ -103,6 +122,24 @@ class EngineMocks:
     def _kms_key(self, name: str, inputs: dict[str, Any], urn: str):
         key_id = "-".join(hex_id(urn + str(i), n) for i, n in enumerate((8, 4, 4, 4, 12)))
         return key_id, {**inputs, "keyId": key_id, "arn": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{key_id}"}
+
+    def _random_password(self, name: str, inputs: dict[str, Any], urn: str):
+        """pulumi-random: ``result`` of ``length`` characters (letters and digits without ``special``),
+        and its bcrypt hash; the real provider marks both secret."""
+        length = int(inputs.get("length") or 16)
+        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+        digest = hashlib.sha256(("password" + urn).encode()).digest() * (length // 32 + 1)
+        result = "".join(alphabet[b % len(alphabet)] for b in digest[:length])
+        bcrypt = "$2a$10$" + base64.b64encode(hashlib.sha256(result.encode()).digest()).decode()[:53]
+        return "none", {**inputs, "result": result, "bcryptHash": bcrypt}
+
+    def _amp_workspace(self, name: str, inputs: dict[str, Any], urn: str):
+        """An Amazon Managed Prometheus workspace: id ``ws-<uuid>``, its ARN and query endpoint."""
+        h = hex_id(urn, 32)
+        ws = f"ws-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+        return ws, {**inputs, "arn": f"arn:aws:aps:{self.region}:{ACCOUNT_ID}:workspace/{ws}",
+                    "prometheusEndpoint": f"https://aps-workspaces.{self.region}.amazonaws.com/workspaces/{ws}/",
+                    "tagsAll": inputs.get("tags", {})}
 
     def _helm_release(self, name: str, inputs: dict[str, Any], urn: str):
         rel = inputs.get("name") or name
@@ -293,10 +330,23 @@ class EngineMocks:
     def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
         self.invokes.append((token, args))
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            letters = "abcdef"
-            return {"names": [f"{self.region}{c}" for c in letters],
-                    "zoneIds": [f"{self.region[:3]}{self.region[-1]}-az{i + 1}" for i in range(6)],
-                    "id": self.region, "groupNames": [self.region] * 6}
+            names = self.zone_names()
+            zone_ids = [f"{self.region[:3]}{self.region[-1]}-az{'abcdef'.index(c) + 1}" for c in self.zone_letters]
+            return {"names": names, "zoneIds": zone_ids, "id": self.region, "groupNames": [self.region] * len(names)}
+        if token == "aws:ec2/getSubnet:getSubnet":
+            # What EC2 describes for an adopted subnet (pulumi_aws 7.51.1 ec2/get_subnet.py: availability_zone,
+            # availability_zone_id, cidr_block, vpc_id, ...): a /20 of the mocked VPC (getVpc: 10.99.0.0/16).
+            sid = str(args.get("id", ""))
+            names = self.zone_names()
+            digit = int(sid[-1], 16) if sid[-1:] in "0123456789abcdef" and sid else 0
+            zone = self.subnet_zones.get(sid) or names[digit % len(names)]
+            return {"id": sid, "arn": f"arn:aws:ec2:{self.region}:{ACCOUNT_ID}:subnet/{sid}",
+                    "availabilityZone": zone,
+                    "availabilityZoneId": f"{self.region[:3]}{self.region[-1]}-az{'abcdef'.index(zone[-1]) + 1}"
+                    if zone[-1] in "abcdef" else zone,
+                    "cidrBlock": f"10.99.{digit * 16}.0/20", "vpcId": "vpc-" + hex_id("adopted-vpc"),
+                    "state": "available", "mapPublicIpOnLaunch": False, "defaultForAz": False,
+                    "availableIpAddressCount": 4091, "ownerId": ACCOUNT_ID, "tags": {}}
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
                     "userId": "AIDA" + hex_id("u").upper(), "id": ACCOUNT_ID}

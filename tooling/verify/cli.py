@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cilium_eks.capacity import PodAddressing
-from cilium_eks.config import parse_config
+from cilium_eks.config import StackConfig, parse_config
 
 from ..paths import PROJECT_DIR
 from ..stackfiles import project_name, stack_config
@@ -50,12 +50,15 @@ def stack_kubeconfig(stack: str, which: Callable[[str], str | None] = shutil.whi
     return proc.stdout
 
 
-def stack_pod_addressing(stack: str) -> PodAddressing:
-    """How the stack's Cilium addresses pods, from its committed stack file (the capacity check's model)."""
+def stack_settings(stack: str) -> StackConfig:
+    """The stack's configuration, from its committed stack file."""
     raw = stack_config(stack)
-    project = project_name()
-    cfg = parse_config(raw, project=project, stack=stack, region=raw.get("aws:region"))
-    return cfg.cilium.pod_addressing
+    return parse_config(raw, project=project_name(), stack=stack, region=raw.get("aws:region"))
+
+
+def stack_pod_addressing(stack: str) -> PodAddressing:
+    """How the stack addresses pods on every node, from its committed stack file (the capacity check's model)."""
+    return stack_settings(stack).pod_addressing
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +111,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         opts = Options(timeout=args.timeout, connectivity_test=args.connectivity_test,
                        connectivity_timeout=args.connectivity_timeout, demo_namespace=args.demo_namespace,
                        kubeconfig=kubeconfig, context=args.context,
-                       pod_addressing=stack_pod_addressing(args.stack) if args.stack else PodAddressing())
+                       pod_addressing=stack_pod_addressing(args.stack) if args.stack else PodAddressing(),
+                       encryption=stack_settings(args.stack).cilium.encryption if args.stack else None,
+                       observability=stack_settings(args.stack).cilium.observability if args.stack else None)
         target = f"stack {args.stack}" if args.stack else (kubeconfig or "kubectl's default kubeconfig")
         print(f"verify: {target}{f', context {args.context}' if args.context else ''}, "
               f"{args.timeout:g}s per check", file=stdout)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from cilium_eks import demo
@@ -30,14 +31,17 @@ from .checks import (
     decide_probe,
     find_demo_namespaces,
 )
+from .karpenter import karpenter_checks
 from .kubectl import CheckTimeout, Deadline, Kubectl, KubectlError, Runner, run_command
 from .objects import items
+from .observability import encryption_checks, metrics_checks
 from .results import EXIT_FAILED, EXIT_OK, FAIL, PASS, SKIP, CheckResult, result
 
 
 @dataclass(frozen=True)
 class Options:
-    """``pod_addressing`` is the stack's (``--stack``), else the program's defaults."""
+    """``pod_addressing`` is the stack's (``--stack``), else the program's defaults; so are
+    ``encryption`` and ``observability`` (else decided from the cluster)."""
 
     timeout: float = 60
     connectivity_test: bool = False
@@ -46,6 +50,9 @@ class Options:
     kubeconfig: str | None = None
     context: str | None = None
     pod_addressing: PodAddressing = field(default_factory=PodAddressing)
+    #: The stack's ``ciliumEncryption`` and ``observability`` (``--stack``); None: read from the cluster.
+    encryption: str | None = None
+    observability: str | None = None
 
 
 def _guarded(name: str, timeout: float, body: Callable[[Deadline], CheckResult | list[CheckResult]]
@@ -95,8 +102,11 @@ def run_checks(k: Kubectl, opts: Options, which: Callable[[str], str | None] = s
     results += _guarded("pods-managed-by-cilium", t, lambda d: check_pods_managed(
         all_pods(d), k.get(d, "ciliumendpoints.cilium.io", all_namespaces=True)))
     results += _guarded("hubble", t, lambda d: check_hubble(system(d, "deployments")))
+    results += _guarded("encryption", t, lambda d: encryption_checks(k, d, opts.encryption))
+    results += _guarded("metrics", t, lambda d: metrics_checks(k, d, opts.observability))
     results += _guarded("capacity", t, lambda d: check_capacity(
         k.get(d, "nodes"), k.get(d, "ciliumnodes.cilium.io"), opts.pod_addressing))
+    results += _guarded("karpenter", t, lambda d: karpenter_checks(k, d, datetime.now(UTC)))
     results += _guarded("subnet-headroom", t, lambda d: _subnet_check(k, d, opts, which, run))
     results += _guarded("demo", t, lambda d: _demo_checks(k, d, opts))
 

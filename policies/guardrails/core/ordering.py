@@ -19,6 +19,11 @@ from typing import Any
 
 from .aws_node import AWS_NODE, DISABLE_SELECTOR, KUBE_PROXY, NAMESPACE
 from .cilium import CHART, chart_name, get_path
+from .karpenter import CHART_NAME as KARPENTER_CHART
+from .karpenter import CRD_CHART_NAME as KARPENTER_CRD_CHART
+from .karpenter import NODECLASS_TYPE as KARPENTER_NODECLASS
+from .karpenter import NODEPOOL_TYPE as KARPENTER_NODEPOOL
+from .operator_iam import GC_TAG_CLUSTER_NAME
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
@@ -192,11 +197,19 @@ def is_eni_cleanup(r: Resource) -> bool:
     """The destroy-time step that deletes the ENIs cilium-operator left (components/eni_cleanup.py),
     recognised by the tag it filters on."""
     env = r.props.get("environment")
-    return r.type in COMMANDS and isinstance(env, Mapping) and env.get("CLUSTER_TAG") == "io.cilium/cluster-name"
+    return r.type in COMMANDS and isinstance(env, Mapping) and env.get("CLUSTER_TAG") == GC_TAG_CLUSTER_NAME
 
 
 def is_load_balancer_service(r: Resource) -> bool:
     return r.type == SERVICE and get_path(r.props, "spec.type") == "LoadBalancer"
+
+
+def is_karpenter_release(r: Resource) -> bool:
+    return r.type == HELM_RELEASE and chart_name(r.props.get("chart")) == KARPENTER_CHART
+
+
+def is_karpenter_crd_release(r: Resource) -> bool:
+    return r.type == HELM_RELEASE and chart_name(r.props.get("chart")) == KARPENTER_CRD_CHART
 
 
 def _of(test: Callable[[Resource], bool]) -> Callable[[DependencyGraph], list[Resource]]:
@@ -211,6 +224,10 @@ ROLES: Mapping[str, Callable[[DependencyGraph], list[Resource]]] = {
     "eni-cleanup": _of(is_eni_cleanup),
     "subnet": _of(lambda r: r.type == SUBNET),
     "load-balancer-service": _of(is_load_balancer_service),
+    "karpenter-crds": _of(is_karpenter_crd_release),
+    "karpenter-release": _of(is_karpenter_release),
+    "karpenter-nodeclass": _of(lambda r: r.type == KARPENTER_NODECLASS),
+    "karpenter-nodepool": _of(lambda r: r.type == KARPENTER_NODEPOOL),
 }
 
 
@@ -268,6 +285,34 @@ ORDERING_RULES: tuple[OrderingRule, ...] = (
         why="on destroy a LoadBalancer Service goes first, while the nodes and the cluster that delete its "
             "load balancer still exist; its load balancer's ENIs would otherwise block the subnets",
         fix="make the Service depend on the node groups (HubbleUiArgs.nodes)", optional=True),
+    OrderingRule(
+        "karpenter-release-after-nodes", "karpenter-release", "node-group",
+        why="the Karpenter controller runs on the managed nodes, which exist only once Cilium does; on destroy "
+            "it goes before them, so it still runs while its own nodes are drained and terminated",
+        fix="pass the node groups to the Karpenter component (KarpenterArgs.nodes in components/karpenter.py)",
+        optional=True),
+    OrderingRule(
+        "karpenter-release-after-crds", "karpenter-release", "karpenter-crds",
+        why="the controller watches NodePools and EC2NodeClasses from its first second, and the CRD chart is "
+            "the one Helm upgrades; on destroy the CRDs (and every object of them) go last",
+        fix="install the karpenter-crd chart first and make the controller release depend on it "
+            "(components/karpenter.py)", optional=True),
+    OrderingRule(
+        "nodeclasses-after-karpenter-release", "karpenter-nodeclass", "karpenter-release",
+        why="an EC2NodeClass's finalizer waits for its nodes and deletes its launch templates: the controller "
+            "must still run when it is deleted",
+        fix="make the EC2NodeClass depend on the Karpenter release (components/karpenter.py)", optional=True),
+    OrderingRule(
+        "nodepools-after-karpenter-release", "karpenter-nodepool", "karpenter-release",
+        why="on destroy the NodePools go first and Karpenter, still running, drains and terminates their "
+            "nodes (their NodeClaims block the NodePool's foreground deletion) before the release, the node "
+            "groups and the cluster go: no orphaned instance, no leaked ENI",
+        fix="make every NodePool depend on the Karpenter release (components/karpenter.py)", optional=True),
+    OrderingRule(
+        "nodepools-after-nodeclasses", "karpenter-nodepool", "karpenter-nodeclass",
+        why="a NodePool launches nodes from its EC2NodeClass; on destroy the class outlives the nodes it made",
+        fix="make every NodePool depend on its EC2NodeClass (components/karpenter.py)", each=False,
+        optional=True),
 )
 RULES_BY_NAME: Mapping[str, OrderingRule] = {r.name: r for r in ORDERING_RULES}
 

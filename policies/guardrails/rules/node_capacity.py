@@ -2,7 +2,8 @@
 its instance types, prefix delegation only where EC2 delegates prefixes, and the subnets hold the
 groups at maxSize (``core/capacity.py``, the model the program's validator uses).
 
-Read on the preview's real values: the Cilium release's values (how it addresses pods), the node
+Read on the preview's real values: the Cilium release's values (how it addresses pods) and those of a
+kube-prometheus-stack release (its node-exporter adds a host-network pod on every node), the node
 groups EKS gets (types, sizes, subnets), the launch templates pulumi-eks builds (the nodeadm
 ``maxPodsExpression`` in their user data) and the subnets' CIDRs. What is not known yet in a first
 preview (an adopted subnet's CIDR, a launch template's user data) is reported as not yet decidable.
@@ -16,14 +17,15 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-from ..core import capacity, instance_types
-from ..core.cilium import as_int, pod_addressing
+from ..core import capacity, instance_types, monitoring
+from ..core.cilium import as_int, chart_name, pod_addressing
 from ..props import UNKNOWN, Deferred, elements, explain, get, path, plain
-from ..resources import is_cilium_release
+from ..resources import HELM_RELEASE, is_cilium_release
 from ..view import StackView
 
 EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -69,7 +71,16 @@ def validate_node_capacity(args: StackValidationArgs, report_violation: ReportVi
         deferred.unknown(f"{releases[0].name}.values")
         deferred.finish()
         return
-    addressing = pod_addressing(values)
+    # Host-network pods other releases put on every node (node-exporter of kube-prometheus-stack).
+    extra = 0
+    for r in view.resources:
+        if r.resource_type == HELM_RELEASE and chart_name(get(r.props, "chart")) == monitoring.CHART:
+            other = plain(get(r.props, "values", {}))
+            if other is UNKNOWN or not isinstance(other, Mapping):
+                deferred.unknown(f"{r.name}.values")
+                continue
+            extra += monitoring.host_network_pods(other)
+    addressing = replace(pod_addressing(values), host_network_extra=extra)
     cidrs = _subnet_cidrs(view)
     demand: dict[str, int] = {}
     for ng in view.of_type(EKS_NODE_GROUP):

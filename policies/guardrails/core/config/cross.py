@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from .. import capacity, instance_types
+from .. import capacity, instance_types, karpenter
 from ..cilium import helm_values, operator_replicas
 from ..known_bad import matching
 from ..network import NewVpc
@@ -22,7 +22,7 @@ DOCUMENTATION_RANGES = tuple(ipaddress.ip_network(c) for c in ("192.0.2.0/24", "
 
 def group_capacity(cfg: StackConfig) -> dict[str, list[capacity.NodeCapacity]]:
     """Per node group, the capacity of each of its instance types the table knows."""
-    addressing = cfg.cilium.pod_addressing
+    addressing = cfg.pod_addressing
     return {g.name: [addressing.node(t) for t in (instance_types.lookup(n) for n in g.instance_types) if t]
             for g in cfg.node_groups}
 
@@ -32,9 +32,15 @@ def group_demands(cfg: StackConfig) -> list[capacity.GroupDemand]:
     for name, nodes in group_capacity(cfg).items():
         group = next(g for g in cfg.node_groups if g.name == name)
         if nodes:
-            per_node = max((capacity.node_addresses(n, cfg.cilium.pod_addressing.pre_allocate) for n in nodes),
+            per_node = max((capacity.node_addresses(n, cfg.pod_addressing.pre_allocate) for n in nodes),
                            key=lambda a: (a.addresses, a.blocks))
             demands.append(capacity.GroupDemand(name=name, max_nodes=group.max_size, per_node=per_node))
+    # Karpenter's pools at their CPU limit, filled with the type that takes the most addresses.
+    if cfg.karpenter.enabled:
+        for pool in cfg.karpenter.node_pools:
+            cap = karpenter.pool_capacity(pool, cfg.pod_addressing)
+            if cap is not None:
+                demands.append(cap.demand)
     return demands
 
 
@@ -133,7 +139,29 @@ def production_rules(cfg: StackConfig, add: Add) -> None:
                     "deploy")
 
 
-RULES = (instance_type_rules, subnet_rules, node_count_rules, known_bad_rules, production_rules)
+def observability_rules(cfg: StackConfig, add: Add) -> None:
+    """Keys that only mean something with the metrics stack."""
+    if cfg.monitoring_enabled:
+        return
+    if cfg.monitoring.amp_remote_write:
+        add("ampRemoteWrite", "remote write to Amazon Managed Prometheus needs the in-cluster Prometheus, and "
+            "observability is `none`", "set `observability: prometheus`, or `ampRemoteWrite: false`", "error")
+    if cfg.monitoring.grafana_access != "port-forward":
+        add("grafanaAccess", f"`{cfg.monitoring.grafana_access}` exposes a Grafana that does not exist: observability "
+            "is `none`", "set `observability: prometheus`, or remove grafanaAccess", "error")
+
+
+def karpenter_rules(cfg: StackConfig, add: Add) -> None:
+    """The NodePools against Cilium's addressing: the types each allows, its max pods, its CPU limit."""
+    if not cfg.karpenter.enabled:
+        return
+    for pool in cfg.karpenter.node_pools:
+        for key, what, fix, severity in karpenter.pool_problems(pool, cfg.pod_addressing):
+            add(key, what, fix, "warning" if severity == "warning" else "error")
+
+
+RULES = (instance_type_rules, subnet_rules, node_count_rules, known_bad_rules, production_rules, observability_rules,
+         karpenter_rules)
 
 
 def cross_problems(cfg: StackConfig, add: Add) -> None:

@@ -12,7 +12,10 @@ from ..aws_node import AWS_NODE_MODES
 from ..cilium import DEFAULT_VERSION as DEFAULT_CILIUM_VERSION
 from ..demo import POLICY_STAGES
 from ..eks import DEFAULT_AMI_RELEASE, DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
+from ..encryption import ENCRYPTION_MODES
 from ..hubble import UI_ACCESS_MODES
+from ..karpenter import DEFAULT_NODE_POOLS
+from ..monitoring import GRAFANA_ACCESS_MODES, OBSERVABILITY_MODES
 from ..network import NAT_GATEWAY_MODES
 
 #: ``production`` turns on the strict checks.
@@ -102,10 +105,37 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
               "instances only)."),
     ConfigKey("ciliumExtraValues", "object", {},
               "Extra Helm values deep-merged into the Cilium release. Keys the chart removed "
-              "(`tunnel`, ...) and values the program owns (`eni.enabled`, `ipam.mode`, ...) are refused."),
+              "(`tunnel`, ...) and values the program owns (`eni.enabled`, `ipam.mode`, ...) are refused, and so "
+              "are values the pinned chart's schema refuses or does not define (checked offline when the chart's "
+              "reference data is present). The one key that may be a secret (`pulumi config set --secret`, or a "
+              "`secure` leaf): the release's values are then secret in the state and in previews."),
+    ConfigKey("ciliumEncryption", "string", "none",
+              "Transparent encryption of pod traffic between nodes: `none` or `wireguard` (Cilium's WireGuard "
+              "tunnel on UDP 51871, which the EKS cluster security group already admits between nodes).",
+              ENCRYPTION_MODES),
+    ConfigKey("observability", "string", "none",
+              "`none`, or `prometheus`: kube-prometheus-stack in the cluster (Prometheus, Alertmanager, Grafana on "
+              "gp3 volumes through the EBS CSI add-on), Cilium, operator, Hubble and Hubble Relay metrics, Cilium's "
+              "dashboards and alert rules.", OBSERVABILITY_MODES),
+    ConfigKey("grafanaAccess", "string", "port-forward",
+              "How to reach Grafana (with `observability: prometheus`): `port-forward` (a kubectl command as a stack "
+              "output) or `internal-load-balancer` (an internal NLB reachable from the VPC only).",
+              GRAFANA_ACCESS_MODES),
+    ConfigKey("ampRemoteWrite", "boolean", False,
+              "With `observability: prometheus`: create an Amazon Managed Service for Prometheus workspace and "
+              "remote-write every sample there (SigV4, IRSA role allowed `aps:RemoteWrite` on that workspace only)."),
     ConfigKey("nodeGroups", "object", dict(DEFAULT_NODE_GROUPS),
               "Managed node groups: a map from group name to {instanceTypes, capacityType "
               "(ON_DEMAND|SPOT), minSize, desiredSize, maxSize, diskSizeGiB, labels}."),
+    ConfigKey("karpenterEnabled", "boolean", False,
+              "Run Karpenter 1.14 (controller on the managed node groups, IRSA, SQS interruption queue) and its "
+              "NodePools: nodes for pending pods, each starting with Cilium's agent-not-ready startup taint and "
+              "the max pods Cilium can address on every type its pool allows. See docs/autoscaling.md."),
+    ConfigKey("karpenterNodePools", "object", dict(DEFAULT_NODE_POOLS),
+              "Karpenter NodePools (with karpenterEnabled): a map from pool name to {instanceCategories, "
+              "instanceFamilies, architectures (amd64|arm64), capacityTypes (on-demand|spot), minGeneration, "
+              "minVcpus, maxVcpus, cpuLimit, memoryLimit, consolidationPolicy (WhenEmpty|WhenEmptyOrUnderutilized|"
+              "Balanced), consolidateAfter, expireAfter, diskSizeGiB}."),
     ConfigKey("hubbleUiAccess", "string", "port-forward",
               "How to reach the Hubble UI: `port-forward` (a kubectl command as a stack output) "
               "or `internal-load-balancer` (an internal NLB reachable from the VPC only).",
@@ -122,3 +152,8 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
 )
 
 CONFIG_KEYS_BY_NAME: Mapping[str, ConfigKey] = MappingProxyType({k.name: k for k in CONFIG_KEYS})
+
+#: The keys whose value the program carries as a secret when Pulumi says it is one (the Cilium
+#: release's values become an ``Output.secret``). Every other key ends up in plain text in resource
+#: names and inputs, so the validator refuses it as a secret rather than leak it into the state.
+SECRET_CAPABLE_KEYS: frozenset[str] = frozenset({"ciliumExtraValues"})

@@ -32,10 +32,9 @@ class Problem:
 class ConfigError(Exception):
     """Every configuration problem of a stack that stops this entry, reported together."""
 
-    def __init__(self, stack: str, problems: Sequence[Problem]):
+    def __init__(self, stack: str, problems: Sequence[Problem], *, consequence: str = "nothing was created"):
         self.stack = stack
         self.problems = tuple(problems)
-        lines = [f"stack '{stack}' has {len(self.problems)} configuration problem(s); "
-                 "nothing was created:"]
+        lines = [f"stack '{stack}' has {len(self.problems)} configuration problem(s); {consequence}:"]
         lines += [f"  - {p}" for p in self.problems]
         super().__init__("\n".join(lines))
