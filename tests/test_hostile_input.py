@@ -273,6 +273,75 @@ def test_each_class_exits_2_from_the_plan_and_declares_nothing(capsys: pytest.Ca
 
 
 # --------------------------------------------------------------------------------------
+# Instance types, nodes that never start, production decided safely
+# --------------------------------------------------------------------------------------
+
+
+def one_group(**group: Any) -> dict[str, Any]:
+    return {"a": {"minSize": 1, "desiredSize": 1, "maxSize": 2, **group}}
+
+
+@pytest.mark.parametrize(("types", "fragment"), [
+    (["t3.huge"], "'t3.huge' is not an EC2 instance type"),
+    (["m6i.mega"], "'m6i.mega' is not an EC2 instance type"),
+    (["m6i.large", "m7g.large"], "mixes architectures"),
+    (["c6g.xlarge", "c6i.xlarge"], "mixes architectures"),
+])
+def test_instance_types_that_do_not_exist_or_mix_architectures_are_refused(types: list[str], fragment: str):
+    refused("nodeGroups.a.instanceTypes", fragment, nodeGroups=one_group(instanceTypes=types))
+
+
+@pytest.mark.parametrize("types", [["t2.large"], ["m4.xlarge"], ["m6i.large", "t2.large"]])
+def test_prefix_delegation_on_a_xen_type_is_refused(types: list[str]):
+    refused("nodeGroups.a.instanceTypes", "Nitro and bare-metal instances only",
+            nodeGroups=one_group(instanceTypes=types), ciliumPrefixDelegation=True)
+
+
+def test_existing_types_of_one_architecture_pass_and_xen_without_prefix_delegation_is_allowed():
+    assert parse(nodeGroups=one_group(instanceTypes=["m7g.large", "c7g.large"])).node_groups[0].instance_types == (
+        "m7g.large", "c7g.large")
+    parse(nodeGroups=one_group(instanceTypes=["t2.large"]), ciliumPrefixDelegation=False)
+    parse(nodeGroups=one_group(instanceTypes=["m6i.large"]), ciliumPrefixDelegation=True)
+
+
+@pytest.mark.parametrize("groups", [
+    {"a": {"minSize": 0, "desiredSize": 0, "maxSize": 3}},
+    {"a": {"minSize": 0, "desiredSize": 0, "maxSize": 3}, "b": {"minSize": 0, "desiredSize": 0, "maxSize": 1}},
+])
+@pytest.mark.parametrize("demo", [True, False])
+def test_a_cluster_whose_groups_never_start_a_node_is_refused(groups: dict[str, Any], demo: bool):
+    message = refused("nodeGroups", "no node will run", nodeGroups=groups, demoEnabled=demo)
+    assert ("the demo would wait forever" in message) is demo
+
+
+def test_one_group_with_a_node_is_enough():
+    parse(nodeGroups={"a": {"minSize": 0, "desiredSize": 0, "maxSize": 3},
+                      "b": {"minSize": 1, "desiredSize": 1, "maxSize": 2}}, demoEnabled=True)
+
+
+def strict_of(config: dict[str, Any]) -> bool:
+    return parse_config(config, project=PROJECT, stack="prod", region="eu-west-1").strict
+
+
+def test_production_cannot_be_weakened_by_a_missing_or_misspelled_environment():
+    narrow = {"publicAccessCidrs": ["198.51.100.0/24"]}
+    assert strict_of(narrow)  # no environment at all: strict
+    assert strict_of({**narrow, "environment": "staging"})
+    assert not strict_of({**narrow, "environment": "development"})  # the one way out, spelled exactly
+    for typo in ("developement", "dev", "Development", ""):
+        with pytest.raises(ConfigError) as exc:
+            strict_of({**narrow, "environment": typo})
+        assert any(p.key == f"{PROJECT}:environment" and p.severity == "error" for p in exc.value.problems)
+    # A misspelled namespace never sets the environment: the key is refused, not ignored.
+    with pytest.raises(ConfigError) as exc:
+        strict_of({**narrow, "cillium-eks:environment": "development"})
+    assert any(p.key == "cillium-eks:environment" for p in exc.value.problems)
+    # And with the default (strict) environment, the whole internet stays refused.
+    with pytest.raises(ConfigError):
+        strict_of({"publicAccessCidrs": ["0.0.0.0/0"]})
+
+
+# --------------------------------------------------------------------------------------
 # Deploy time: what only the provider knows
 # --------------------------------------------------------------------------------------
 

@@ -59,6 +59,15 @@ CHECKS: tuple[Check, ...] = (
     Check("`clusterAdminArns`", "STS session ARNs (`assumed-role/...`), the same principal twice (also with "
           "another path or case), anything but an IAM role or user ARN",
           CORE, "test_cluster_admin_arns_need_iam_principals_once_each"),
+    Check("instance types (`nodeGroups.*.instanceTypes`)", "a type that does not exist (`t3.huge`: known family, "
+          "unknown size), x86 and Graviton types in one group, a Xen type with `ciliumPrefixDelegation` (EC2 delegates "
+          "prefixes to Nitro only); a type newer than the instance-type table is a warning",
+          CORE, "test_instance_types_that_do_not_exist_or_mix_architectures_are_refused"),
+    Check("no nodes", "every node group at `desiredSize: 0`: nothing would ever run Cilium, CoreDNS or the demo",
+          CORE, "test_a_cluster_whose_groups_never_start_a_node_is_refused"),
+    Check("`environment`", "any value but `development`, `staging`, `production`; a missing key means production "
+          "(strict), so a missing, misspelled or wrongly namespaced environment can never weaken the checks",
+          CORE, "test_production_cannot_be_weakened_by_a_missing_or_misspelled_environment"),
     Check("`availabilityZoneCount`", "more zones than the region offers the account (Local Zones left out)",
           ("deploy",), "test_more_zones_than_the_region_offers_fails_before_the_vpc"),
     Check("`existingPrivateSubnetIds`", "adopted private subnets that do not span two availability zones",
