@@ -585,3 +585,12 @@ def test_coredns_is_the_managed_add_on_created_after_the_node_groups(stack: str,
     assert coredns.inputs["addonVersion"] == f"v1.12.4-eksbuild.{version.split('.')[1]}"
     assert not [a for a in graph.of_type(ADDON) if a.synthetic and a.inputs.get("addonName") == "coredns"], \
         "pulumi-eks must not install a second CoreDNS add-on"
+
+
+def test_config_warnings_reach_the_engine_log_as_warnings():
+    """The program reports what `pulumi up` would refuse through pulumi.log (the engine shows it in the
+    preview's diagnostics); prod's documentation-range placeholder is one, dev has none."""
+    prod = committed_graph("prod")
+    assert [m for level, m in prod.logs if level == "warning" and "refused by `pulumi up`" in m
+            and "publicAccessCidrs" in m and "203.0.113.0/24" in m]
+    assert not [m for level, m in committed_graph("dev").logs if level in ("warning", "error")]

@@ -92,6 +92,16 @@ def test_a_node_still_tainted_fails(c):
     assert f"tainted: {NODE_B}" in r.evidence and NODE_A not in evidence(r)
 
 
+def test_a_young_karpenter_node_is_left_to_the_age_check_but_a_managed_node_is_not(c):
+    taint = [{"effect": "NoExecute", "key": "node.cilium.io/agent-not-ready", "value": "true"}]
+    obj(c["nodes"], NODE_B)["spec"]["taints"] = taint
+    obj(c["nodes"], NODE_B)["metadata"].setdefault("labels", {})["karpenter.sh/nodepool"] = "burst"
+    assert verify.check_agent_taint(c["nodes"]).status == PASS
+    obj(c["nodes"], NODE_A)["spec"]["taints"] = taint  # a managed node: still a failure
+    r = verify.check_agent_taint(c["nodes"])
+    assert r.status == FAIL and f"tainted: {NODE_A}" in r.evidence and NODE_B not in evidence(r)
+
+
 def test_other_taints_do_not_count(c):
     obj(c["nodes"], NODE_A)["spec"]["taints"] = [{"effect": "NoSchedule", "key": "dedicated", "value": "gpu"}]
     assert verify.check_agent_taint(c["nodes"]).status == PASS

@@ -47,6 +47,8 @@ class Graph:
     resources: dict[str, RecordedResource]
     outputs: dict[str, Any]
     stack_urn: str
+    #: (severity, message) of every ``pulumi.log`` call the program made, as the engine would show them.
+    logs: list[tuple[str, str]] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[RecordedResource]:
         return iter(self.resources.values())

@@ -3,6 +3,7 @@ recording mock engine."""
 
 from __future__ import annotations
 
+import logging
 import os
 import runpy
 from collections.abc import Callable, Iterable, Mapping
@@ -59,8 +60,12 @@ def run(program: Callable[[], None], *, project: str, stack: str, config: Mappin
     if on_monitor is not None:
         on_monitor(monitor)
 
+    # The engine shows the program's pulumi.log messages in the update's diagnostics; here they are
+    # kept on the graph (the plan prints its own report), never left to Python's root logger.
+    logs = _EngineLog()
     # EngineMocks has the methods of pulumi's Mocks (new_resource, call) without subclassing it.
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)  # pyright: ignore[reportArgumentType]
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor,  # pyright: ignore[reportArgumentType]
+                             logger=logs.logger)
     secrets = sorted({*secret_keys, *(k for k, v in raw.items() if contains_secret(marked_secrets(v)))})
     set_all_config({k: _as_config_string(v) for k, v in raw.items()}, secrets)
     # set_mocks registers a bare root stack; run the program in a fresh one, as the
@@ -76,7 +81,21 @@ def run(program: Callable[[], None], *, project: str, stack: str, config: Mappin
         rt_settings.set_root_resource(None)  # pyright: ignore[reportArgumentType]  # None resets it (see above)
 
     return Graph(project=project, stack=stack, resources=dict(monitor.recorded),
-                 outputs=dict(monitor.stack_outputs), stack_urn=monitor.stack_urn)
+                 outputs=dict(monitor.stack_outputs), stack_urn=monitor.stack_urn, logs=logs.records)
+
+
+class _EngineLog(logging.Handler):
+    """A private logger (not registered with ``logging``, not propagating) that keeps each message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[str, str]] = []
+        self.logger = logging.Logger("pulumi-engine")
+        self.logger.propagate = False
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelname.lower(), record.getMessage()))
 
 
 def run_program(stack: str, *, config: Mapping[str, Any] | None = None,
