@@ -5,8 +5,8 @@ the whole test suite. Numbers go into closing notes; tests never time anything.
     .venv/bin/python -m tooling.benchmark --runs 10 --no-suite
 
 Budget (2-core machine): a stack evaluation well under 1 s once imported, so `make plan` and the
-graph tests stay interactive; the suite (~1,200 tests, mostly whole-program evaluations and schema
-validations) is dominated by the contract tests' schema loading, not by the program.
+graph tests stay interactive. The suite's time is spread over ~1,200 tests, most of them whole-program
+evaluations of 0.1-0.8 s each, plus two subprocess tests of ~5 s (`pytest --durations=25` lists them).
 """
 
 from __future__ import annotations
