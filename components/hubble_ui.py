@@ -23,15 +23,11 @@ from cilium_eks.hubble import (
     UI_TARGET_PORT,
     HubbleUiAccess,
 )
+from cilium_eks.network import internal_source_ranges
 
 # The token predates the class's name: kept so existing stacks' URNs do not change.
 TYPE_TOKEN = "cilium-eks:components:Hubble"
 
-
-def _check_cidrs(cidrs: Sequence[str]) -> list[str]:
-    if not cidrs or any(c.endswith("/0") for c in cidrs):
-        raise ValueError("an internal Hubble UI load balancer needs allowed_cidrs narrower than /0")
-    return list(cidrs)
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,7 @@ class HubbleUi(pulumi.ComponentResource):
         if args.ui_access not in UI_ACCESS_MODES:
             raise ValueError(f"ui_access must be one of {UI_ACCESS_MODES}, not {args.ui_access!r}")
         if args.ui_access == "internal-load-balancer" and not isinstance(args.allowed_cidrs, pulumi.Output):
-            _check_cidrs(list(args.allowed_cidrs))  # pyright: ignore[reportArgumentType]  # a plain sequence here
+            internal_source_ranges(list(args.allowed_cidrs), "Hubble UI")  # pyright: ignore[reportArgumentType]  # a plain sequence here
 
         self.ui_command = pulumi.Output.from_input(args.cluster_name).apply(
             lambda cluster: (
@@ -83,7 +79,8 @@ class HubbleUi(pulumi.ComponentResource):
                     "selector": dict(UI_SELECTOR),
                     "ports": [{"name": "http", "port": 80, "target_port": UI_TARGET_PORT, "protocol": "TCP"}],
                     # Known only at deploy time for an adopted VPC: checked then.
-                    "load_balancer_source_ranges": pulumi.Output.from_input(args.allowed_cidrs).apply(_check_cidrs),
+                    "load_balancer_source_ranges": pulumi.Output.from_input(args.allowed_cidrs).apply(
+                        lambda c: internal_source_ranges(c, "Hubble UI")),
                 },
                 opts=pulumi.ResourceOptions(
                     parent=self,

@@ -41,14 +41,10 @@ from cilium_eks.monitoring import (
     kube_prometheus_values,
     prometheus_rule,
 )
+from cilium_eks.network import internal_source_ranges
 
 TYPE_TOKEN = "cilium-eks:components:Monitoring"
 
-
-def _check_cidrs(cidrs: Sequence[str]) -> list[str]:
-    if not cidrs or any(c.endswith("/0") for c in cidrs):
-        raise ValueError("an internal Grafana load balancer needs allowed_cidrs narrower than /0")
-    return list(cidrs)
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ class Monitoring(pulumi.ComponentResource):
         if not args.nodes:
             raise ValueError("the metrics stack needs the node groups to wait for; got none")
         if args.grafana_access == "internal-load-balancer" and not isinstance(args.allowed_cidrs, pulumi.Output):
-            _check_cidrs(list(args.allowed_cidrs))  # pyright: ignore[reportArgumentType]  # a plain sequence here
+            internal_source_ranges(list(args.allowed_cidrs), "Grafana")  # pyright: ignore[reportArgumentType]  # a plain sequence here
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
 
         namespace = k8s.core.v1.Namespace(
@@ -160,7 +156,8 @@ class Monitoring(pulumi.ComponentResource):
                     "selector": dict(GRAFANA_SELECTOR),
                     "ports": [{"name": "http", "port": 80, "target_port": GRAFANA_TARGET_PORT, "protocol": "TCP"}],
                     # Known only at deploy time for an adopted VPC: checked then.
-                    "load_balancer_source_ranges": pulumi.Output.from_input(args.allowed_cidrs).apply(_check_cidrs),
+                    "load_balancer_source_ranges": pulumi.Output.from_input(args.allowed_cidrs).apply(
+                        lambda c: internal_source_ranges(c, "Grafana")),
                 },
                 opts=pulumi.ResourceOptions(
                     parent=self, provider=args.k8s_provider,
