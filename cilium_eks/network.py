@@ -62,7 +62,8 @@ def default_subnet_cidrs(vpc_cidr: str, az_count: int) -> tuple[tuple[str, ...],
 def internal_source_ranges(cidrs: Sequence[str], what: str) -> list[str]:
     """The ``loadBalancerSourceRanges`` of an internal-only load balancer (the Hubble UI's, Grafana's):
     never empty (an unset list restricts nothing: the field "will restrict traffic ... to the specified
-    client IPs" only "if specified", Kubernetes ServiceSpec) and never a ``/0``. Raises ``ValueError`` naming ``what`` otherwise."""
+    client IPs" only "if specified", Kubernetes ServiceSpec) and never a ``/0``. Raises ``ValueError``
+    naming ``what`` otherwise."""
     if not cidrs or any(c.endswith("/0") for c in cidrs):
         raise ValueError(f"an internal {what} load balancer needs allowed_cidrs narrower than /0, got {list(cidrs)}")
     return list(cidrs)

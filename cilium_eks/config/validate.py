@@ -18,7 +18,7 @@ import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -668,6 +668,26 @@ def _check_labels(key: str, labels: Mapping[Any, Any], errs: _Collector) -> None
                      "and `-_.`, starting and ending with a letter or digit)", "shorten or simplify the value")
 
 
+def _named_settings(entries: Mapping[str, Any], section: str, noun: str, rename: str, fields: Collection[str],
+                    defaults: Mapping[str, Any], errs: _Collector) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """The entries of a map from name to settings (``nodeGroups``, ``karpenterNodePools``): each name must
+    fit AWS resource names and each entry be a map of known fields (a typo gets a did-you-mean). Yields
+    (name, its config key, its settings over ``defaults``) for every entry that is a map."""
+    for name, spec in entries.items():
+        key = f"{section}.{name}"
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?", str(name)):
+            errs.add(key, f"{noun} name {name!r} must be 1-20 lower-case letters, digits or dashes", rename)
+        if not isinstance(spec, dict):
+            errs.add(key, f"expected a map of settings, got {spec!r}", "see docs/configuration.md for the fields")
+            continue
+        for f in spec:
+            if f not in fields:
+                close = difflib.get_close_matches(f, list(fields), n=1)
+                errs.add(f"{key}.{f}", f"is not a {noun} setting",
+                         f"remove it{'; did you mean `' + close[0] + '`?' if close else ''}")
+        yield str(name), key, {**defaults, **spec}
+
+
 def _parse_node_groups(groups: Mapping[str, Any], errs: _Collector) -> tuple[NodeGroupSpec, ...]:
     if not groups:
         errs.add("nodeGroups", "no node group: Cilium and every workload need nodes",
@@ -676,22 +696,10 @@ def _parse_node_groups(groups: Mapping[str, Any], errs: _Collector) -> tuple[Nod
     if len(groups) > MANAGED_NODE_GROUPS_PER_CLUSTER:
         errs.add("nodeGroups", f"{len(groups)} node groups; EKS allows {MANAGED_NODE_GROUPS_PER_CLUSTER} managed "
                  "node groups per cluster (its default quota)", "merge groups that share instance types")
-    defaults = DEFAULT_NODE_GROUPS["general"]
     out: list[NodeGroupSpec] = []
-    for name, spec in groups.items():
-        key = f"nodeGroups.{name}"
-        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?", str(name)):
-            errs.add(key, f"group name {name!r} must be 1-20 lower-case letters, digits or dashes",
-                     "rename the group (it becomes part of AWS resource names)")
-        if not isinstance(spec, dict):
-            errs.add(key, f"expected a map of settings, got {spec!r}", "see docs/configuration.md for the fields")
-            continue
-        for f in spec:
-            if f not in _NODE_GROUP_FIELDS:
-                close = difflib.get_close_matches(f, list(_NODE_GROUP_FIELDS), n=1)
-                errs.add(f"{key}.{f}", "is not a node group setting",
-                         f"remove it{'; did you mean `' + close[0] + '`?' if close else ''}")
-        merged = {**defaults, **spec}
+    for name, key, merged in _named_settings(groups, "nodeGroups", "node group",
+                                             "rename the group (it becomes part of AWS resource names)",
+                                             _NODE_GROUP_FIELDS, DEFAULT_NODE_GROUPS["general"], errs):
         ok = True
         for f, check in _NODE_GROUP_FIELDS.items():
             if not check(merged[f]):
@@ -776,22 +784,10 @@ def _parse_karpenter(v: Mapping[str, Any], errs: _Collector) -> KarpenterSpec:
             errs.add("karpenterNodePools", "no NodePool: Karpenter would run but never launch a node",
                      "declare at least one pool under karpenterNodePools, or set karpenterEnabled false")
         return KarpenterSpec(enabled=enabled)
-    defaults = DEFAULT_NODE_POOLS["default"]
     out: list[NodePoolSpec] = []
-    for name, spec in pools.items():
-        key = f"karpenterNodePools.{name}"
-        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?", str(name)):
-            errs.add(key, f"pool name {name!r} must be 1-20 lower-case letters, digits or dashes",
-                     "rename the pool (it names the NodePool, its EC2NodeClass and AWS tags)")
-        if not isinstance(spec, dict):
-            errs.add(key, f"expected a map of settings, got {spec!r}", "see docs/configuration.md for the fields")
-            continue
-        for f in spec:
-            if f not in _NODE_POOL_FIELDS:
-                close = difflib.get_close_matches(f, list(_NODE_POOL_FIELDS), n=1)
-                errs.add(f"{key}.{f}", "is not a NodePool setting",
-                         f"remove it{'; did you mean `' + close[0] + '`?' if close else ''}")
-        merged = {**defaults, **spec}
+    for name, key, merged in _named_settings(pools, "karpenterNodePools", "NodePool",
+                                             "rename the pool (it names the NodePool, its EC2NodeClass and AWS tags)",
+                                             _NODE_POOL_FIELDS, DEFAULT_NODE_POOLS["default"], errs):
         bad = [f for f, (check, _) in _NODE_POOL_FIELDS.items() if not check(merged[f])]
         for f in bad:
             errs.add(f"{key}.{f}", f"invalid value {merged[f]!r}", f"use {_NODE_POOL_FIELDS[f][1]}")
