@@ -764,6 +764,24 @@ def test_a_secret_extra_value_stays_secret_in_every_input_and_output():
     assert holders <= {"kubernetes:helm.sh/v3:Release"}
 
 
+def test_the_engine_hands_back_secret_outputs_where_the_inputs_were_secret():
+    """As the real engine does (provider_plugin.go annotateSecrets), an output whose input was secret
+    comes back to the program secret, so whatever the program derives from it (here an export) stays
+    secret; an output of a plain input stays plain."""
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    def program() -> None:
+        cm = k8s.core.v1.ConfigMap("cm", metadata={"name": "x"},
+                                   data=pulumi.Output.secret({"token": TOKEN}))
+        pulumi.export("data", cm.data)
+        pulumi.export("name", cm.metadata.apply(lambda m: m.name))
+
+    graph = run(program, project=PROJECT, stack="dev", config={"aws:region": "eu-west-1"})
+    assert isinstance(graph.outputs["data"], Secret) and TOKEN in str(graph.outputs["data"].value)
+    assert graph.outputs["name"] == "x"
+
+
 def test_without_the_secret_mark_the_value_travels_in_plain_text():
     # Negative control: the same value, not secret, is visible, so the test above can fail.
     _, wire = _run_with_wire(secret=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .graph import RecordedResource
 from .providers import EngineMocks, hex_id
-from .wire import ResourceRef, decode_struct, encode_struct
+from .wire import ResourceRef, Secret, decode_struct, encode_struct
 
 
 def _monitor_base() -> type:
@@ -83,7 +83,14 @@ class RecordingMonitor(_monitor_base()):  # base class resolved at import
                                     "delete": request.customTimeouts.delete},
             },
         )
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=encode_struct(state))
+        # What the program gets back is secret where its input was (and where it asked for it), as the
+        # engine makes it: pulumi `sdk/go/common/resource/plugin/provider_plugin.go` `annotateSecrets`
+        # marks each output whose input of the same name was secret, recursing into objects. The
+        # recorded outputs stay plain, for assertions on values.
+        returned = _annotate_secrets(state, decode_struct(request.object, keep_secrets=True))
+        returned = {k: Secret(v) if k in request.additionalSecretOutputs and not isinstance(v, Secret) else v
+                    for k, v in returned.items()}
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=encode_struct(returned))
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         from google.protobuf import empty_pb2
@@ -108,3 +115,15 @@ class RecordingMonitor(_monitor_base()):  # base class resolved at import
             ret = self.engine_mocks.call(request.tok, args)
         return resource_pb2.ResourceInvokeResponse(failures=None, **{"return": encode_struct(ret)})
 
+
+
+def _annotate_secrets(outs: dict[str, Any], ins: dict[str, Any]) -> dict[str, Any]:
+    out = dict(outs)
+    for key, value in ins.items():
+        if key not in out or isinstance(out[key], Secret):
+            continue
+        if isinstance(value, Secret):
+            out[key] = Secret(out[key])
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _annotate_secrets(out[key], value)
+    return out
