@@ -346,3 +346,17 @@ def test_image_is_drawn_by_dot_from_the_same_graph(tmp_path: Path, monkeypatch: 
     assert drawn.startswith('digraph "plan-dev"')
     assert '"cilium-release" -> "nodes-general-mng" [style=dashed, label="depends_on"];' in drawn
     assert drawn.rstrip().endswith("-Tsvg")
+
+
+def test_a_release_of_crds_only_is_estimated_by_its_crds_not_by_its_timeout() -> None:
+    """Helm's wait on a CRD-only chart ends when the CRDs are Established, not at the timeout: prod's
+    critical path must not carry five minutes for the Prometheus Operator CRDs; a release with pods does."""
+    from tooling.plan.model import CRD_RELEASE_SECONDS
+
+    p = plan_of(committed_graph("prod"))
+    by_chart = {str(p.graph.get(u).inputs.get("chart")).rsplit("/", 1)[-1]: p.steps[u]
+                for u in steps_with(p, HELM_RELEASE)}
+    assert by_chart["prometheus-operator-crds"].seconds == CRD_RELEASE_SECONDS
+    assert by_chart["karpenter-crd"].seconds == CRD_RELEASE_SECONDS
+    monitoring = by_chart["kube-prometheus-stack"]
+    assert monitoring.seconds == int(p.graph.get(monitoring.urn).inputs["timeout"]) > CRD_RELEASE_SECONDS

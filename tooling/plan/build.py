@@ -15,6 +15,8 @@ from ..stackfiles import stack_config
 from .checks import ordering_checks
 from .format import fmt_seconds, label
 from .model import (
+    CRD_ONLY_CHARTS,
+    CRD_RELEASE_SECONDS,
     DEFAULT_STEP_SECONDS,
     EKS_ADDON,
     HELM_RELEASE,
@@ -29,6 +31,8 @@ from .model import (
 def _estimate(r: RecordedResource) -> tuple[int, str]:
     if r.type.startswith("pulumi:providers:"):
         return 0, ""
+    if r.type == HELM_RELEASE and chart_name(r.inputs.get("chart")) in CRD_ONLY_CHARTS:
+        return CRD_RELEASE_SECONDS, "Helm release of CRDs only: waits until they are Established"
     if r.type == HELM_RELEASE and not r.inputs.get("skipAwait", False):
         timeout = int(r.inputs.get("timeout") or 300)
         return timeout, f"Helm release waits for every pod to be ready (up to {timeout} s)"

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cilium_eks.config import StackConfig
+from cilium_eks.karpenter import CRD_CHART_NAME as KARPENTER_CRD_CHART
+from cilium_eks.monitoring import CRDS_CHART as PROMETHEUS_CRDS_CHART
 
 from ..mockengine import Graph, RecordedResource
 
@@ -16,7 +18,6 @@ EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 EKS_ADDON = "aws:eks/addon:Addon"
 
 #: Rough creation times of the slow AWS and Kubernetes steps (seconds, why). Everything
-#: else is a few seconds. They are estimates for reading the order, not promises.
 #: else is a few seconds. They are estimates for reading the order, not promises.
 SLOW_STEPS: Mapping[str, tuple[int, str]] = {
     EKS_CLUSTER: (600, "EKS control plane ~10 min"),
@@ -29,6 +30,10 @@ SLOW_STEPS: Mapping[str, tuple[int, str]] = {
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": (5, ""),
 }
 DEFAULT_STEP_SECONDS = 5
+#: Charts that hold only CRDs: Helm's wait has no pod to wait for, only the CRDs turning Established
+#: (helm `pkg/kube/ready.go` checks a CRD's Established condition), which takes seconds.
+CRD_ONLY_CHARTS: frozenset[str] = frozenset({KARPENTER_CRD_CHART, PROMETHEUS_CRDS_CHART})
+CRD_RELEASE_SECONDS = 30
 #: A step at least this slow gets its note printed.
 SLOW_THRESHOLD_SECONDS = 30
 
