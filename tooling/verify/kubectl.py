@@ -75,15 +75,19 @@ class Kubectl:
             args += ["--selector", selector]
         key = tuple(args)
         if key not in self._cache:
-            outcome = run_command(self.base() + args, deadline.remaining(), run=self.run)
-            if outcome.timed_out:
-                raise CheckTimeout(f"`kubectl {' '.join(args)}` gave no answer within {deadline.seconds:g}s")
-            if outcome.returncode != 0:
-                # kubectl's last line is the conclusion; client-go's retries above it are noise
-                said = (outcome.stderr.strip() or outcome.stdout.strip() or "no output").splitlines()[-1]
-                raise KubectlError(f"`kubectl {' '.join(args)}` failed (exit {outcome.returncode}): {said[:300]}")
-            self._cache[key] = json.loads(outcome.stdout)
+            self._cache[key] = self.json(deadline, args)
         return self._cache[key]
+
+    def json(self, deadline: Deadline, args: list[str]) -> Any:
+        """``kubectl <args>`` parsed as JSON, uncached; a timeout or a failure raises with kubectl's words."""
+        outcome = run_command(self.base() + args, deadline.remaining(), run=self.run)
+        if outcome.timed_out:
+            raise CheckTimeout(f"`kubectl {' '.join(args)}` gave no answer within {deadline.seconds:g}s")
+        if outcome.returncode != 0:
+            # kubectl's last line is the conclusion; client-go's retries above it are noise
+            said = (outcome.stderr.strip() or outcome.stdout.strip() or "no output").splitlines()[-1]
+            raise KubectlError(f"`kubectl {' '.join(args)}` failed (exit {outcome.returncode}): {said[:300]}")
+        return json.loads(outcome.stdout)
 
     def exec(self, deadline: Deadline, namespace: str, pod: str, container: str,
              command: Sequence[str]) -> CommandOutcome:

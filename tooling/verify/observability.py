@@ -40,7 +40,7 @@ from cilium_eks.monitoring import (
     NAMESPACE as MONITORING_NAMESPACE,
 )
 
-from .kubectl import CheckTimeout, Deadline, Kubectl, KubectlError, run_command
+from .kubectl import CheckTimeout, Deadline, Kubectl, KubectlError
 from .objects import Obj, has_label, items, meta, name_of
 from .results import FAIL, SKIP, CheckResult, CommandOutcome, result
 
@@ -272,14 +272,7 @@ def check_metrics_selection(servicemonitors: Obj | Sequence[Obj], prometheuses: 
 
 def get_raw(k: Kubectl, d: Deadline, path: str) -> Any:
     """``kubectl get --raw <path>`` as JSON (the API server's proxy to a Service)."""
-    args = ["get", "--raw", path]
-    outcome = run_command(k.base() + args, d.remaining(), run=k.run)
-    if outcome.timed_out:
-        raise CheckTimeout(f"`kubectl {' '.join(args)}` gave no answer within {d.seconds:g}s")
-    if outcome.returncode != 0:
-        said = (outcome.stderr.strip() or outcome.stdout.strip() or "no output").splitlines()[-1]
-        raise KubectlError(f"`kubectl {' '.join(args)}` failed (exit {outcome.returncode}): {said[:300]}")
-    return json.loads(outcome.stdout)
+    return k.json(d, ["get", "--raw", path])
 
 
 def metrics_checks(k: Kubectl, d: Deadline, expected: str | None) -> list[CheckResult]:
